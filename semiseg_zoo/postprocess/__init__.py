@@ -1,0 +1,15 @@
+"""Pure functions: network outputs (numpy) → uint32 instance labels, registered by name."""
+
+from .labels import remove_small_objects
+from .registry import apply_postprocessing, available_methods, register_postprocessing
+from .threshold import connected_components_from_foreground
+from .watershed import watershed_from_probabilities
+
+__all__ = [
+    "apply_postprocessing",
+    "available_methods",
+    "connected_components_from_foreground",
+    "register_postprocessing",
+    "remove_small_objects",
+    "watershed_from_probabilities",
+]

@@ -1,0 +1,179 @@
+"""Typed model specifications (one YAML file per released model in ``model_specs/``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SPEC_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Author(_Strict):
+    name: str
+    affiliation: str | None = None
+    orcid: str | None = None
+
+
+class Citation(_Strict):
+    text: str
+    doi: str | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _doi_or_url(self) -> Citation:
+        if self.doi is None and self.url is None:
+            raise ValueError("a citation needs a `doi` or a `url`")
+        return self
+
+
+class Architecture(_Strict):
+    """The net class (from :mod:`semiseg_zoo.nets`) and exactly its constructor kwargs."""
+
+    name: Literal["UNet2d", "UNet3d"]
+    kwargs: dict[str, int | float | str | bool]
+
+
+class ScaleRange(_Strict):
+    """Per-sample percentile normalisation, as bioimage.io's ``scale_range``."""
+
+    name: Literal["scale_range"] = "scale_range"
+    min_percentile: float = Field(1.0, ge=0, lt=100)
+    max_percentile: float = Field(99.8, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScaleRange:
+        if self.min_percentile >= self.max_percentile:
+            raise ValueError("`min_percentile` must be smaller than `max_percentile`")
+        return self
+
+
+class ZeroMeanUnitVariance(_Strict):
+    name: Literal["zero_mean_unit_variance"] = "zero_mean_unit_variance"
+
+
+Preprocessing = Annotated[ScaleRange | ZeroMeanUnitVariance, Field(discriminator="name")]
+
+
+class InputSpec(_Strict):
+    axes: Literal["bcyx", "bczyx"]
+    channels: int = Field(1, ge=1, le=16)
+    channel_names: list[str] | None = None
+    data_range: tuple[float, float] = (0.0, 255.0)
+    preprocessing: Preprocessing | None = None
+    min_shape: list[int] = Field(description="smallest spatial input shape, one value per axis")
+    step: list[int] = Field(description="valid spatial shapes are min_shape + n * step")
+
+
+class OutputSpec(_Strict):
+    channel_names: list[str]
+    halo: list[int] = Field(description="context (pixels) per spatial axis to crop when tiling")
+    activation: Literal["softmax", "sigmoid", "none"]
+
+
+class WatershedParams(_Strict):
+    """Seeded watershed on 1 - p(interior) (ACTIS, Sec. 3.3)."""
+
+    method: Literal["watershed"] = "watershed"
+    seed_threshold: float = Field(0.5, gt=0, lt=1)
+    foreground_threshold: float = Field(0.5, gt=0, lt=1)
+    min_size: int = Field(0, ge=0)
+
+
+class ThresholdParams(_Strict):
+    """Threshold + connected components for a single foreground channel."""
+
+    method: Literal["threshold"] = "threshold"
+    threshold: float = Field(0.5, gt=0, lt=1)
+    min_size: int = Field(0, ge=0)
+
+
+PostprocessingSpec = Annotated[WatershedParams | ThresholdParams, Field(discriminator="method")]
+
+
+class TrainingSpec(_Strict):
+    """Data paths are relative to the data root (``SEMISEG_DATA``, default ``../shared/data``)."""
+
+    train: str
+    val: str
+    data_description: str
+    patch_shape: list[int]
+    batch_size: int = Field(16, ge=1)
+    steps: int = Field(3000, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-3, ge=0)
+    class_weights: list[float] | None = None
+    validate_every: int = Field(250, ge=1)
+    seed: int = 0
+    seed_thresholds: list[float] = Field(default_factory=lambda: [0.5])
+    foreground_thresholds: list[float] = Field(default_factory=lambda: [0.5])
+
+
+class _ModelSpecBase(_Strict):
+    version: Literal[1] = SPEC_VERSION
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str
+    authors: list[Author] = Field(min_length=1)
+    cite: list[Citation] = Field(min_length=1)
+    license: str
+    tags: list[str]
+    architecture: Architecture
+    input: InputSpec
+    output: OutputSpec
+    postprocessing: PostprocessingSpec
+    training: TrainingSpec
+    tile: list[int] = Field(description="default spatial tile shape for inference")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ModelSpecBase:
+        n_spatial = len(self.input.axes) - 2
+        for field, value in [
+            ("input.min_shape", self.input.min_shape),
+            ("input.step", self.input.step),
+            ("output.halo", self.output.halo),
+            ("tile", self.tile),
+            ("training.patch_shape", self.training.patch_shape),
+        ]:
+            if len(value) != n_spatial:
+                raise ValueError(
+                    f"`{field}` has {len(value)} values but input axes "
+                    f"{self.input.axes!r} have {n_spatial} spatial axes"
+                )
+        kwargs = self.architecture.kwargs
+        if kwargs.get("in_channels", 1) != self.input.channels:
+            raise ValueError("`architecture.kwargs.in_channels` must equal `input.channels`")
+        if kwargs.get("out_channels", 1) != len(self.output.channel_names):
+            raise ValueError(
+                "`architecture.kwargs.out_channels` must equal the number of "
+                "`output.channel_names`"
+            )
+        if kwargs.get("final_activation", "none") != self.output.activation:
+            raise ValueError("`architecture.kwargs.final_activation` must equal `output.activation`")
+        expected_name = "UNet2d" if n_spatial == 2 else "UNet3d"
+        if self.architecture.name != expected_name:
+            raise ValueError(f"input axes {self.input.axes!r} need architecture {expected_name}")
+        return self
+
+
+class TeacherSpec(_ModelSpecBase):
+    """A 3-class (background, interior, boundary) network (ACTIS / Inconsistency Masks)."""
+
+    kind: Literal["teacher"]
+
+    @model_validator(mode="after")
+    def _three_classes(self) -> TeacherSpec:
+        if self.output.channel_names != ["background", "interior", "boundary"]:
+            raise ValueError(
+                "a teacher's `output.channel_names` must be [background, interior, boundary]"
+            )
+        if self.postprocessing.method != "watershed":
+            raise ValueError("a teacher's `postprocessing.method` must be watershed")
+        return self
+
+
+ModelSpec = TeacherSpec
+SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {"teacher": TeacherSpec}

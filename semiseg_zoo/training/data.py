@@ -1,0 +1,93 @@
+"""Datasets of (image, label) pairs for supervised training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from .augment import random_dihedral, random_intensity
+from .normalize import scale_range
+from .targets import three_class_targets
+
+
+@dataclass
+class LabelledImage:
+    """A normalised image ``(C, Y, X)`` float32 with its instance labels ``(Y, X)``."""
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray
+
+
+def load_image_label_folder(
+    folder: Path, *, min_percentile: float = 1.0, max_percentile: float = 99.8
+) -> list[LabelledImage]:
+    """Load ``folder/images/*.tif`` with ``folder/labels/<same name>`` (2D, single channel)."""
+    image_dir, label_dir = folder / "images", folder / "labels"
+    if not image_dir.is_dir() or not label_dir.is_dir():
+        raise FileNotFoundError(f"{folder} must contain `images/` and `labels/` folders")
+    items = []
+    for image_path in sorted(image_dir.glob("*.tif")):
+        label_path = label_dir / image_path.name
+        if not label_path.is_file():
+            raise FileNotFoundError(f"no labels for {image_path}: expected {label_path}")
+        image = tifffile.imread(image_path)
+        if image.ndim == 3:  # colour: train on the mean intensity
+            image = image.mean(axis=-1)
+        image = scale_range(image, min_percentile=min_percentile, max_percentile=max_percentile)
+        items.append(
+            LabelledImage(image_path.stem, image[None], tifffile.imread(label_path).astype(np.int64))
+        )
+    if not items:
+        raise FileNotFoundError(f"no *.tif images in {image_dir}")
+    return items
+
+
+class RandomPatchDataset(torch.utils.data.IterableDataset):
+    """Endless stream of augmented random patches with 3-class targets.
+
+    Images smaller than the patch are reflect-padded; the padding is labelled background.
+    """
+
+    def __init__(
+        self,
+        items: list[LabelledImage],
+        patch_shape: tuple[int, int],
+        *,
+        seed: int = 0,
+        augment: bool = True,
+    ) -> None:
+        self.items = items
+        self.targets = [three_class_targets(item.labels) for item in items]
+        self.patch_shape = patch_shape
+        self.seed = seed
+        self.augment = augment
+        # Larger images are sampled more often, proportional to their area.
+        areas = np.array([item.labels.size for item in items], dtype=float)
+        self.probabilities = areas / areas.sum()
+
+    def _patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        index = int(rng.choice(len(self.items), p=self.probabilities))
+        image, target = self.items[index].image, self.targets[index]
+        pads = [max(0, p - s) for p, s in zip(self.patch_shape, target.shape, strict=True)]
+        if any(pads):
+            image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
+            target = np.pad(target, [(0, p) for p in pads])
+        starts = [int(rng.integers(s - p + 1)) for s, p in zip(target.shape, self.patch_shape, strict=True)]
+        window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch_shape, strict=True))
+        image, target = image[(slice(None), *window)], target[window]
+        if self.augment:
+            image, target = random_dihedral(image, target, rng)
+            image = random_intensity(image, rng)
+        return image, target
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 0 if worker is None else worker.id])
+        while True:
+            image, target = self._patch(rng)
+            yield torch.from_numpy(image.copy()), torch.from_numpy(target.astype(np.int64))
