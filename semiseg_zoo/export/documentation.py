@@ -1,0 +1,69 @@
+"""The README.md shipped inside a package."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from semiseg_zoo.spec import ModelSpec
+
+
+def _table(rows: Mapping[str, Any]) -> str:
+    lines = ["| metric | value |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in rows.items()]
+    return "\n".join(lines)
+
+
+def package_readme(
+    spec: ModelSpec, postprocessing: Mapping[str, Any], validation: Mapping[str, Any]
+) -> str:
+    """Markdown documentation with the sections users and the bioimage.io checks expect."""
+    spatial = spec.input.axes[2:]
+    recipe = ", ".join(f"{k}={v}" for k, v in postprocessing.items())
+    citations = "\n".join(
+        f"- {c.text}" + (f" doi:{c.doi}" if c.doi else f" {c.url}") for c in spec.cite
+    )
+    return f"""# {spec.name}
+
+{spec.description}
+
+Made with [semiseg-zoo](https://pypi.org/project/semiseg-zoo/) (kind: `{spec.kind}`).
+
+## Input
+
+One tensor `{spec.input.axes}`, {spec.input.channels} channel(s); spatial axes `{spatial}` of
+size {spec.input.min_shape} + n * {spec.input.step}. Raw intensities (range
+{list(spec.input.data_range)}), normalised inside the package by
+`{spec.input.preprocessing.name if spec.input.preprocessing else "none"}`.
+
+## Output
+
+One tensor with channels {spec.output.channel_names} ({spec.output.activation} applied inside the
+network), same spatial size as the input; crop a halo of {spec.output.halo} pixels when tiling.
+
+## Post-processing
+
+`config.semiseg.postprocessing`: {recipe}. With semiseg-zoo:
+
+```
+semiseg-predict images/*.tif --model {spec.name}.zip -o out/
+```
+
+## Training data
+
+{spec.training.data_description}
+
+## Validation
+
+Scores on `{validation.get("dataset", spec.training.val)}` with the post-processing above:
+
+{_table(validation)}
+
+## Citation
+
+{citations}
+
+## Licence
+
+{spec.license}
+"""
