@@ -50,11 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def predict_all(net, items: list[LabelledImage], device: str) -> list[np.ndarray]:
-    return [predict_whole_image(net, item.image, divisor=net.divisor, device=device) for item in items]
+    return [
+        predict_whole_image(net, item.image, divisor=net.divisor, device=device) for item in items
+    ]
 
 
 def score_thresholds(
-    probabilities: list[np.ndarray], items: list[LabelledImage], seed: float, fg: float, min_size: int
+    probabilities: list[np.ndarray],
+    items: list[LabelledImage],
+    seed: float,
+    fg: float,
+    min_size: int,
 ) -> dict[str, float]:
     pairs = (
         (
@@ -77,7 +83,9 @@ def grid_search(
         spec.training.seed_thresholds, spec.training.foreground_thresholds
     ):
         scores = score_thresholds(probabilities, items, seed, fg, spec.postprocessing.min_size)
-        print(f"  seed {seed:.2f}  foreground {fg:.2f}  AP@0.5 {scores['ap']:.4f}  F1 {scores['f1']:.4f}")
+        print(
+            f"  seed {seed:.2f}  foreground {fg:.2f}  AP@0.5 {scores['ap']:.4f}  F1 {scores['f1']:.4f}"
+        )
         if best is None or scores["ap"] > best[1]["ap"]:
             best = ({"seed_threshold": seed, "foreground_threshold": fg}, scores)
     assert best is not None  # the spec guarantees non-empty grids
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     root = args.data_root or data_root()
-    run_dir = (args.output.parent if args.output else Path("runs") / spec.name)
+    run_dir = args.output.parent if args.output else Path("runs") / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
     output = args.output or run_dir / f"{spec.name}.zip"
     torch.manual_seed(spec.training.seed)
@@ -149,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             {"state_dict": result.best_state, "best_step": result.best_step, "history": history},
             checkpoint_path,
         )
-        print(f"best AP@0.5 {result.best_score:.4f} at step {result.best_step}; saved {checkpoint_path}")
+        print(
+            f"best AP@0.5 {result.best_score:.4f} at step {result.best_step}; saved {checkpoint_path}"
+        )
 
     net.to(device).eval()
     print("grid search of the watershed thresholds on validation")
@@ -166,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     postprocessing = {**spec.postprocessing.model_dump(), **thresholds}
     (run_dir / "validation.json").write_text(
-        json.dumps({"postprocessing": postprocessing, "validation": validation, "history": history}, indent=2)
+        json.dumps(
+            {"postprocessing": postprocessing, "validation": validation, "history": history},
+            indent=2,
+        )
     )
     print(f"tuned {thresholds}: {validation}")
 
@@ -183,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         postprocessing=postprocessing,
         validation=validation,
     )
-    print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s")
+    print(
+        f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s"
+    )
     return 0
 
 

@@ -31,7 +31,9 @@ def _preprocessing(spec: ModelSpec) -> list[Any]:
             )
         ]
     if isinstance(norm, ZeroMeanUnitVariance):
-        return [v0_5.ZeroMeanUnitVarianceDescr(kwargs=v0_5.ZeroMeanUnitVarianceKwargs(axes=spatial))]
+        return [
+            v0_5.ZeroMeanUnitVarianceDescr(kwargs=v0_5.ZeroMeanUnitVarianceKwargs(axes=spatial))
+        ]
     return []
 
 

@@ -55,9 +55,10 @@ def legacy_rdf(rdf: dict[str, Any]) -> dict[str, Any]:
 def write_legacy_layout(description: v0_5.ModelDescr, output_path: Path) -> Path:
     """Save ``description`` with its files into ``output_path`` (zip) in the legacy layout."""
     packaged = save_bioimageio_package(description, output_path=output_path.with_suffix(".tmp.zip"))
-    with zipfile.ZipFile(packaged) as source, zipfile.ZipFile(
-        output_path, "w", compression=zipfile.ZIP_DEFLATED
-    ) as target:
+    with (
+        zipfile.ZipFile(packaged) as source,
+        zipfile.ZipFile(output_path, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename in (RDF_NAME, "bioimageio.yaml"):

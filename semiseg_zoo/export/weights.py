@@ -26,7 +26,9 @@ def write_torchscript(net: nn.Module, sample: torch.Tensor, path: Path) -> Path:
     return path
 
 
-def write_onnx(net: nn.Module, sample: torch.Tensor, path: Path, *, opset: int = ONNX_OPSET) -> Path:
+def write_onnx(
+    net: nn.Module, sample: torch.Tensor, path: Path, *, opset: int = ONNX_OPSET
+) -> Path:
     """Export ``net`` to ONNX with the TorchScript-based exporter (``dynamo=False``) and dynamic
     batch and spatial axes, as ilastik and deepImageJ need."""
     spatial = {axis: f"dim{axis}" for axis in range(2, sample.ndim)}

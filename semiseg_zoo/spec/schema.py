@@ -148,11 +148,12 @@ class _ModelSpecBase(_Strict):
             raise ValueError("`architecture.kwargs.in_channels` must equal `input.channels`")
         if kwargs.get("out_channels", 1) != len(self.output.channel_names):
             raise ValueError(
-                "`architecture.kwargs.out_channels` must equal the number of "
-                "`output.channel_names`"
+                "`architecture.kwargs.out_channels` must equal the number of `output.channel_names`"
             )
         if kwargs.get("final_activation", "none") != self.output.activation:
-            raise ValueError("`architecture.kwargs.final_activation` must equal `output.activation`")
+            raise ValueError(
+                "`architecture.kwargs.final_activation` must equal `output.activation`"
+            )
         expected_name = "UNet2d" if n_spatial == 2 else "UNet3d"
         if self.architecture.name != expected_name:
             raise ValueError(f"input axes {self.input.axes!r} need architecture {expected_name}")

@@ -40,7 +40,9 @@ def load_image_label_folder(
             image = image.mean(axis=-1)
         image = scale_range(image, min_percentile=min_percentile, max_percentile=max_percentile)
         items.append(
-            LabelledImage(image_path.stem, image[None], tifffile.imread(label_path).astype(np.int64))
+            LabelledImage(
+                image_path.stem, image[None], tifffile.imread(label_path).astype(np.int64)
+            )
         )
     if not items:
         raise FileNotFoundError(f"no *.tif images in {image_dir}")
@@ -77,7 +79,10 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         if any(pads):
             image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
             target = np.pad(target, [(0, p) for p in pads])
-        starts = [int(rng.integers(s - p + 1)) for s, p in zip(target.shape, self.patch_shape, strict=True)]
+        starts = [
+            int(rng.integers(s - p + 1))
+            for s, p in zip(target.shape, self.patch_shape, strict=True)
+        ]
         window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch_shape, strict=True))
         image, target = image[(slice(None), *window)], target[window]
         if self.augment:

@@ -71,7 +71,8 @@ def train_supervised(
             score = validate(net)
             entry = {
                 "step": step,
-                "loss": running_loss / (validate_every if step % validate_every == 0 else step % validate_every),
+                "loss": running_loss
+                / (validate_every if step % validate_every == 0 else step % validate_every),
                 "score": score,
                 "seconds": time.perf_counter() - start,
             }
@@ -79,7 +80,9 @@ def train_supervised(
             running_loss = 0.0
             if score > result.best_score:
                 result.best_score, result.best_step = score, step
-                result.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                result.best_state = {
+                    k: v.detach().cpu().clone() for k, v in net.state_dict().items()
+                }
             log(
                 f"step {step}/{steps}  loss {entry['loss']:.4f}  val score {score:.4f}  "
                 f"best {result.best_score:.4f} @ {result.best_step}  {entry['seconds']:.0f}s"

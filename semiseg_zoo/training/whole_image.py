@@ -8,7 +8,9 @@ from torch import nn
 
 
 @torch.no_grad()
-def predict_whole_image(net: nn.Module, image: np.ndarray, *, divisor: int, device: str) -> np.ndarray:
+def predict_whole_image(
+    net: nn.Module, image: np.ndarray, *, divisor: int, device: str
+) -> np.ndarray:
     """Run ``net`` on one image ``(C, Y, X)``, reflect-padded at the end to multiples of
     ``divisor``; returns the output ``(C_out, Y, X)`` as float32."""
     shape = image.shape[1:]

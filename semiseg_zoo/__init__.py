@@ -1,0 +1,20 @@
+"""semiseg-zoo: label-efficient segmentation of microscopy images with bioimage.io packages.
+
+The API (:func:`predict`, :func:`segment`, :func:`load_model`, :func:`export_model`) is imported
+lazily so that ``import semiseg_zoo`` and the CLI's ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["export_model", "load_model", "predict", "segment"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from semiseg_zoo import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'semiseg_zoo' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Command-line interfaces (thin: parse, call the API, report)."""

@@ -1,0 +1,235 @@
+"""A loaded model: package + runner + shape rules; predicts probabilities for whole images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from bioimageio.spec.model import v0_5
+
+from .package import DEFAULT_MODEL, Package, PackageError, load_package
+from .processing import apply_steps
+from .runners import Device, Runner, WeightFormat, make_runner
+from .tiling import ShapeRule, predict_tiled
+from .tta import predict_with_tta
+
+Tile = Sequence[int] | Literal["auto"] | None
+DEFAULT_TILE = {2: (512, 512), 3: (32, 256, 256)}
+
+
+def _axes_letters(axes: Sequence[Any]) -> str:
+    letters = []
+    for axis in axes:
+        if axis.type == "batch":
+            letters.append("b")
+        elif axis.type == "channel":
+            letters.append("c")
+        elif axis.type == "space" and str(axis.id) in ("x", "y", "z"):
+            letters.append(str(axis.id))
+        else:
+            raise PackageError(f"axis {axis.id!r} of type {axis.type} is not supported")
+    return "".join(letters)
+
+
+def _shape_rule(description: v0_5.ModelDescr) -> ShapeRule:
+    minimum, step, halo = [], [], []
+    output = description.outputs[0]
+    halos = {str(a.id): getattr(a, "halo", 0) for a in output.axes if a.type == "space"}
+    for axis in description.inputs[0].axes:
+        if axis.type != "space":
+            continue
+        if isinstance(axis.size, v0_5.ParameterizedSize):
+            minimum.append(axis.size.min)
+            step.append(axis.size.step)
+        elif isinstance(axis.size, int):
+            minimum.append(axis.size)
+            step.append(0)
+        else:
+            raise PackageError(f"input axis {axis.id} has a size this tool cannot plan tiles for")
+        halo.append(int(halos.get(str(axis.id), 0)))
+    return ShapeRule(tuple(minimum), tuple(step), tuple(halo))
+
+
+@dataclass
+class Model:
+    """A package ready to predict.
+
+    Use :func:`load_model`; call :meth:`predict` on images.
+    """
+
+    package: Package
+    runner: Runner
+    input_axes: str
+    output_axes: str
+    rule: ShapeRule
+    default_tile: tuple[int, ...]
+
+    @property
+    def spatial_axes(self) -> str:
+        return "".join(a for a in self.input_axes if a in "zyx")
+
+    @property
+    def n_channels(self) -> int:
+        for axis in self.package.description.inputs[0].axes:
+            if axis.type == "channel":
+                return len(axis.channel_names)
+        return 1
+
+    @property
+    def output_channel_names(self) -> list[str]:
+        for axis in self.package.description.outputs[0].axes:
+            if axis.type == "channel":
+                return [str(n) for n in axis.channel_names]
+        return ["output"]
+
+    def _canonical_axes(self) -> str:
+        return "bc" + self.spatial_axes
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Canonical ``(1, C, *spatial)`` → network → canonical ``(1, C_out, *spatial)``."""
+        canonical = self._canonical_axes()
+        package_order = [canonical.index(a) for a in self.input_axes if a in canonical]
+        tensor = batch.transpose(package_order)
+        if "c" not in self.input_axes:
+            tensor = tensor[:, 0] if tensor.ndim > 1 else tensor
+        output = self.runner(np.ascontiguousarray(tensor))
+        out_axes = (
+            self.output_axes
+            if "c" in self.output_axes
+            else self.output_axes[:1] + "c" + self.output_axes[1:]
+        )
+        if "c" not in self.output_axes:
+            output = output[:, None]
+        return output.transpose([out_axes.index(a) for a in canonical])
+
+    def prepare(self, image: np.ndarray, axes: str | None = None) -> np.ndarray:
+        """Arrange a raw image as ``(C, *spatial)`` float32 for this model.
+
+        ``axes`` uses letters ``c``, ``z``, ``y``, ``x`` (e.g. ``yx``, ``yxc``, ``zyx``); without
+        it, an image with one more dimension than the model's spatial axes is taken as
+        channel-first, or channel-last if its last axis has 3 or 4 entries (RGB/RGBA).
+        Colour images fed to a single-channel model are averaged to grey.
+        """
+        image = np.asarray(image)
+        spatial = self.spatial_axes
+        if axes is None:
+            if image.ndim == len(spatial):
+                axes = spatial
+            elif image.ndim == len(spatial) + 1:
+                channel_last = image.shape[-1] in (3, 4) and image.shape[0] not in (
+                    1,
+                    self.n_channels,
+                )
+                axes = spatial + "c" if channel_last else "c" + spatial
+            else:
+                raise ValueError(
+                    f"image has shape {image.shape} ({image.ndim} dimensions) but model "
+                    f"{self.package.name!r} takes {len(spatial)}D images (axes {spatial}, plus an "
+                    f"optional channel axis); pass a {len(spatial)}D image"
+                )
+        image_spatial = "".join(a for a in axes if a in "zyx")
+        if sorted(image_spatial) != sorted(spatial) or len(axes) != image.ndim:
+            raise ValueError(
+                f"image has shape {image.shape} with axes {axes!r} but model "
+                f"{self.package.name!r} takes {len(spatial)}D images (axes {spatial!r}); "
+                f"pass a {len(spatial)}D image"
+            )
+        if "c" not in axes:
+            image, axes = image[None], "c" + axes
+        image = np.moveaxis(image, [axes.index(a) for a in "c" + spatial], range(len(spatial) + 1))
+        channels = image.shape[0]
+        if channels != self.n_channels:
+            if self.n_channels == 1 and channels in (3, 4):
+                image = image[:3].astype(np.float32).mean(axis=0, keepdims=True)
+            else:
+                raise ValueError(
+                    f"image has {channels} channels but model {self.package.name!r} expects "
+                    f"{self.n_channels}"
+                )
+        return np.ascontiguousarray(image, dtype=np.float32)
+
+    def predict(
+        self,
+        image: np.ndarray,
+        *,
+        axes: str | None = None,
+        tile: Tile = "auto",
+        tta: bool = False,
+    ) -> np.ndarray:
+        """Probabilities (network output after the package's post-processing steps).
+
+        Parameters
+        ----------
+        image:
+            Raw image, see :meth:`prepare` for accepted layouts.
+        axes:
+            Axis letters of ``image`` if the guess would be wrong.
+        tile:
+            Spatial tile shape, ``"auto"`` (the model's default tile, used only when the image
+            is larger) or ``None`` (one pass over the whole image).
+        tta:
+            Average over the 8 flips / 90° rotations of the yx plane.
+
+        Returns
+        -------
+        np.ndarray
+            float32 ``(C_out, *spatial)``.
+        """
+        prepared = self.prepare(image, axes)
+        canonical = self._canonical_axes()
+        normalised = apply_steps(
+            prepared[None], self.package.description.inputs[0].preprocessing, canonical
+        )[0]
+        tile_shape = self.default_tile if tile == "auto" else tile
+        if tile_shape is not None and len(tile_shape) != len(self.spatial_axes):
+            raise ValueError(
+                f"`tile` {tuple(tile_shape)} needs {len(self.spatial_axes)} values "
+                f"({self.spatial_axes})"
+            )
+
+        def predict_one(array: np.ndarray) -> np.ndarray:
+            return predict_tiled(self._run, array, self.rule, tile=tile_shape)
+
+        output = predict_with_tta(predict_one, normalised) if tta else predict_one(normalised)
+        steps = self.package.description.outputs[0].postprocessing
+        return apply_steps(output[None], steps, canonical)[0].astype(np.float32, copy=False)
+
+
+def load_model(
+    source: str | os.PathLike[str] | Package | None = None,
+    *,
+    weight_format: WeightFormat = "auto",
+    device: Device = "auto",
+    trust_code: bool = False,
+) -> Model:
+    """Load a package (default: the embedded nuclei model) and build its runner.
+
+    Parameters
+    ----------
+    source:
+        Built-in model name, package zip, folder or rdf yaml; ``None`` for the default model.
+    weight_format:
+        ``auto`` (onnx, then torchscript, then state dict) or one format.
+    device:
+        ``auto``, ``cpu`` or ``cuda``.
+    trust_code:
+        Allow ``pytorch_state_dict`` weights of foreign packages (runs their Python).
+    """
+    package = source if isinstance(source, Package) else load_package(source or DEFAULT_MODEL)
+    description = package.description
+    if len(description.inputs) != 1 or len(description.outputs) != 1:
+        raise PackageError(
+            f"{package.source}: semiseg-zoo runs models with one input and one output; this one "
+            f"has {len(description.inputs)} inputs and {len(description.outputs)} outputs"
+        )
+    input_axes = _axes_letters(description.inputs[0].axes)
+    output_axes = _axes_letters(description.outputs[0].axes)
+    rule = _shape_rule(description)
+    n_spatial = len(rule.minimum)
+    config = package.semiseg_config or {}
+    tile = tuple(config.get("spec", {}).get("tile", DEFAULT_TILE.get(n_spatial, ())))
+    runner = make_runner(package, weight_format=weight_format, device=device, trust_code=trust_code)
+    return Model(package, runner, input_axes, output_axes, rule, tile)

@@ -1,0 +1,149 @@
+"""Tiled prediction with halo: any image size, seamless stitching.
+
+Windows are placed on a grid aligned to the package's size ``step`` (which for a U-Net is its
+pooling factor), never extend past the image, and keep at least ``halo`` pixels of context on
+every side that is not an image border. With a halo that covers the receptive field the result
+equals one pass over the whole image.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ShapeRule:
+    """Valid spatial input sizes ``minimum + n * step`` per axis, and the halo to crop."""
+
+    minimum: tuple[int, ...]
+    step: tuple[int, ...]
+    halo: tuple[int, ...]
+
+    def valid_at_least(self, size: int, axis: int) -> int:
+        """The smallest valid size >= ``size``."""
+        low, step = self.minimum[axis], self.step[axis]
+        if size <= low or step == 0:
+            return low
+        return low + math.ceil((size - low) / step) * step
+
+    def valid_at_most(self, size: int, axis: int) -> int:
+        """The largest valid size <= ``size`` (the minimum if ``size`` is smaller)."""
+        low, step = self.minimum[axis], self.step[axis]
+        if size <= low or step == 0:
+            return low
+        return low + (size - low) // step * step
+
+
+def pad_to_valid(image: np.ndarray, rule: ShapeRule) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Reflect-pad ``image (C, *spatial)`` at the end of each axis to a valid shape.
+
+    Returns the padded image and the original spatial shape.
+    """
+    shape = image.shape[1:]
+    target = [rule.valid_at_least(s, axis) for axis, s in enumerate(shape)]
+    pads = [(0, 0)] + [(0, t - s) for t, s in zip(target, shape, strict=True)]
+    if all(p == (0, 0) for p in pads):
+        return image, shape
+    # reflect needs pad < size; symmetric covers tiny images
+    mode = "reflect" if all(t - s < s for t, s in zip(target, shape, strict=True)) else "symmetric"
+    return np.pad(image, pads, mode=mode), shape
+
+
+def _axis_windows(size: int, tile: int, halo: int) -> Iterator[tuple[int, int, int]]:
+    """Yield (window_start, inner_start, inner_stop) along one axis."""
+    if tile >= size:
+        yield 0, 0, size
+        return
+    inner = tile - 2 * halo
+    for inner_start in range(0, size, inner):
+        inner_stop = min(inner_start + inner, size)
+        window_start = min(max(inner_start - halo, 0), size - tile)
+        yield window_start, inner_start, inner_stop
+
+
+def tile_layout(
+    shape: Sequence[int], tile: Sequence[int], rule: ShapeRule
+) -> tuple[
+    tuple[int, ...],
+    tuple[int, ...],
+    list[tuple[tuple[slice, ...], tuple[slice, ...], tuple[slice, ...]]],
+]:
+    """Windows covering a valid ``shape``.
+
+    Returns the tile shape actually used, the effective halo, and for every window the input
+    slices, the slices of the window's output to keep, and where they go in the full output.
+    """
+    tile_shape, halos = [], []
+    for axis, (size, wanted) in enumerate(zip(shape, tile, strict=True)):
+        step = max(rule.step[axis], 1)
+        halo = math.ceil(rule.halo[axis] / step) * step  # keep windows on the step grid
+        size_tile = rule.valid_at_most(max(wanted, 2 * halo + step), axis)
+        if size_tile - 2 * halo < step:
+            size_tile = rule.valid_at_least(2 * halo + step, axis)
+        tile_shape.append(min(size_tile, size))
+        halos.append(halo)
+    per_axis = [
+        list(_axis_windows(s, t, h)) for s, t, h in zip(shape, tile_shape, halos, strict=True)
+    ]
+    windows = []
+    for combination in itertools.product(*per_axis):
+        source = tuple(
+            slice(w, w + t) for (w, _, _), t in zip(combination, tile_shape, strict=True)
+        )
+        keep = tuple(slice(i0 - w, i1 - w) for w, i0, i1 in combination)
+        target = tuple(slice(i0, i1) for _, i0, i1 in combination)
+        windows.append((source, keep, target))
+    return tuple(tile_shape), tuple(halos), windows
+
+
+def predict_tiled(
+    predict: Predict,
+    image: np.ndarray,
+    rule: ShapeRule,
+    *,
+    tile: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Predict ``image (C, *spatial)`` (already normalised) window by window.
+
+    Parameters
+    ----------
+    predict:
+        Maps a batch ``(1, C, *tile)`` to ``(1, C_out, *tile)`` (same spatial size).
+    image:
+        float32 ``(C, *spatial)``.
+    rule:
+        Valid sizes and halo of the package.
+    tile:
+        Wanted spatial tile shape; ``None`` predicts the whole (padded) image in one pass.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(C_out, *spatial)`` cropped to the input's spatial shape.
+    """
+    padded, shape = pad_to_valid(image, rule)
+    crop = (slice(None),) + tuple(slice(0, s) for s in shape)
+    if tile is None or all(t >= s for t, s in zip(tile, padded.shape[1:], strict=True)):
+        return predict(padded[None])[0][crop]
+    _, _, windows = tile_layout(padded.shape[1:], tile, rule)
+    output: np.ndarray | None = None
+    for source, keep, target in windows:
+        result = predict(np.ascontiguousarray(padded[(slice(None), *source)])[None])[0]
+        if result.shape[1:] != padded[(slice(None), *source)].shape[1:]:
+            raise ValueError(
+                "tiled prediction needs an output of the input's spatial size; this model maps "
+                f"{padded[(slice(None), *source)].shape[1:]} to {result.shape[1:]}: run it "
+                "without --tile"
+            )
+        if output is None:
+            output = np.empty((result.shape[0], *padded.shape[1:]), dtype=np.float32)
+        output[(slice(None), *target)] = result[(slice(None), *keep)]
+    assert output is not None
+    return output[crop]
