@@ -6,6 +6,7 @@ model packages as the architecture source of the ``pytorch_state_dict`` weights.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -21,7 +22,7 @@ def _norm_layer(norm: str, ndim: int, channels: int) -> nn.Module:
     if norm == "instance":
         return (nn.InstanceNorm2d if ndim == 2 else nn.InstanceNorm3d)(channels, affine=True)
     if norm == "group":
-        return nn.GroupNorm(min(8, channels), channels)
+        return nn.GroupNorm(math.gcd(8, channels), channels)
     return nn.Identity()
 
 

@@ -36,7 +36,7 @@ def parse_spec(data: dict[str, Any], source: str | Path = "<spec>") -> ModelSpec
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     kind = data.get("kind")
-    if kind not in SPEC_CLASSES:
+    if not isinstance(kind, str) or kind not in SPEC_CLASSES:
         raise SpecError(f"{path}: kind: expected one of {sorted(SPEC_CLASSES)}, got {kind!r}")
     try:
         return SPEC_CLASSES[kind].model_validate(data)  # type: ignore[return-value]
@@ -68,7 +68,7 @@ def load_spec(path: str | os.PathLike[str]) -> ModelSpec:
     if not path.is_file():
         raise FileNotFoundError(f"model spec {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid YAML: {error}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: not valid YAML (or not UTF-8): {error}") from None
     return parse_spec(data, path)

@@ -36,6 +36,12 @@ def load_image_label_folder(
         if not label_path.is_file():
             raise FileNotFoundError(f"no labels for {image_path}: expected {label_path}")
         image = tifffile.imread(image_path)
+        labels = tifffile.imread(label_path)
+        if image.shape[:2] != labels.shape:
+            raise ValueError(
+                f"{label_path} has shape {labels.shape} but its image {image_path} has "
+                f"{image.shape[:2]}; labels must match their image"
+            )
         if image.ndim == 3:  # colour: train on the mean intensity
             image = image.mean(axis=-1)
         image = scale_range(image, min_percentile=min_percentile, max_percentile=max_percentile)
