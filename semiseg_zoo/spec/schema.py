@@ -144,6 +144,21 @@ class _ModelSpecBase(_Strict):
                     f"{self.input.axes!r} have {n_spatial} spatial axes"
                 )
         kwargs = self.architecture.kwargs
+        n_out = len(self.output.channel_names)
+        weights = self.training.class_weights
+        if weights is not None and len(weights) != n_out:
+            raise ValueError(
+                f"`training.class_weights` has {len(weights)} values for {n_out} output channels"
+            )
+        names = self.input.channel_names
+        if names is not None and len(names) != self.input.channels:
+            raise ValueError(
+                f"`input.channel_names` has {len(names)} names for {self.input.channels} channels"
+            )
+        for field in ("seed_thresholds", "foreground_thresholds"):
+            values = getattr(self.training, field)
+            if not values or not all(0 < v < 1 for v in values):
+                raise ValueError(f"`training.{field}` must be a non-empty list of values in (0, 1)")
         if kwargs.get("in_channels", 1) != self.input.channels:
             raise ValueError("`architecture.kwargs.in_channels` must equal `input.channels`")
         if kwargs.get("out_channels", 1) != len(self.output.channel_names):

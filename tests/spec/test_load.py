@@ -276,6 +276,10 @@ INVALID_FIELDS = [
     ("cite.0.doi", None, r"cite\.0: .*needs a `doi` or a `url`"),
     ("training.batch_size", 0, r"training\.batch_size: Input should be greater than or equal"),
     ("input.channels", 0, r"input\.channels"),
+    ("training.class_weights", [1.0, 4.0], r"`training\.class_weights` has 2 values for 3"),
+    ("input.channel_names", ["a", "b"], r"`input\.channel_names` has 2 names for 1 channels"),
+    ("training.seed_thresholds", [0.5, 1.2], r"`training\.seed_thresholds` must be"),
+    ("training.foreground_thresholds", [], r"`training\.foreground_thresholds` must be"),
 ]
 
 
