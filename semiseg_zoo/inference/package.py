@@ -12,11 +12,12 @@ from typing import Any
 from bioimageio.spec import InvalidDescr, load_model_description
 from bioimageio.spec.model import v0_5
 
-from semiseg_zoo.nets import ARCHITECTURES, architecture_source
-
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = "teacher-nuclei-2d"
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
+# Our self-contained network source (read as bytes, not imported: that would load torch).
+OWN_ARCHITECTURE_FILE = Path(__file__).resolve().parents[1] / "nets" / "unet.py"
+OWN_ARCHITECTURES = ("UNet2d", "UNet3d")
 
 
 class PackageError(ValueError):
@@ -118,11 +119,11 @@ def _is_own_architecture(description: v0_5.ModelDescr) -> bool:
     weights = description.weights.pytorch_state_dict
     if weights is None or not isinstance(weights.architecture, v0_5.ArchitectureFromFileDescr):
         return False
-    name = str(weights.architecture.callable)
-    if name not in ARCHITECTURES or weights.architecture.sha256 is None:
+    if str(weights.architecture.callable) not in OWN_ARCHITECTURES:
         return False
-    own = _sha256(architecture_source(name).read_bytes())
-    return str(weights.architecture.sha256) == own
+    if weights.architecture.sha256 is None:
+        return False
+    return str(weights.architecture.sha256) == _sha256(OWN_ARCHITECTURE_FILE.read_bytes())
 
 
 def load_package(source: str | os.PathLike[str]) -> Package:

@@ -39,14 +39,17 @@ def apply_step(tensor: np.ndarray, step: Any, axes: str) -> np.ndarray:
     """Apply one processing step (a bioimage.io 0.5 processing description)."""
     name, kwargs = step.id, step.kwargs
     if name == "ensure_dtype":
-        return tensor.astype(kwargs.dtype)
+        return tensor.astype(kwargs.dtype, copy=False)
     if name == "scale_range":
         if kwargs.reference_tensor is not None:
             raise PackageError("scale_range with a reference_tensor is not supported")
         reduce = _reduce_axes(kwargs, axes)
-        low = np.percentile(tensor, kwargs.min_percentile, axis=reduce, keepdims=True)
-        high = np.percentile(tensor, kwargs.max_percentile, axis=reduce, keepdims=True)
-        return ((tensor - low) / (high - low + kwargs.eps)).astype(np.float32)
+        low, high = np.percentile(
+            tensor, [kwargs.min_percentile, kwargs.max_percentile], axis=reduce, keepdims=True
+        ).astype(np.float32)
+        result = np.subtract(tensor, low, dtype=np.float32)
+        result /= high - low + np.float32(kwargs.eps)
+        return result
     if name == "zero_mean_unit_variance":
         reduce = _reduce_axes(kwargs, axes)
         mean = tensor.mean(axis=reduce, keepdims=True)

@@ -23,22 +23,28 @@ class Runner(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
+def _cuda_available(weight_format: str) -> bool:
+    """Whether the engine behind ``weight_format`` can use a GPU (onnx never imports torch)."""
+    if weight_format == "onnx":
+        import onnxruntime as ort
+
+        return "CUDAExecutionProvider" in ort.get_available_providers()
+    import torch
+
     return torch.cuda.is_available()
 
 
-def resolve_device(device: Device) -> str:
-    """``auto`` → ``cuda`` if a GPU is visible, else ``cpu``."""
-    if device == "auto":
-        return "cuda" if _cuda_available() else "cpu"
-    if device == "cuda" and not _cuda_available():
-        raise ValueError("`device` is 'cuda' but no CUDA device is available; use cpu or auto")
-    if device not in ("cpu", "cuda"):
+def resolve_device(device: Device, weight_format: str = "torchscript") -> str:
+    """``auto`` → ``cuda`` if the engine for ``weight_format`` sees a GPU, else ``cpu``."""
+    if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"`device` must be auto, cpu or cuda, got {device!r}")
+    if device == "auto":
+        return "cuda" if _cuda_available(weight_format) else "cpu"
+    if device == "cuda" and not _cuda_available(weight_format):
+        raise ValueError(
+            f"`device` is 'cuda' but no CUDA device is available to {weight_format}; "
+            "use cpu or auto"
+        )
     return device
 
 
@@ -131,9 +137,8 @@ def make_runner(
     PackageError
         If no usable weight format is present (naming the formats the package has).
     """
-    device_name = resolve_device(device)
     present = package.weight_formats
-    may_run_code = trust_code or package.own_architecture
+    may_run_code = trust_code or package.builtin or package.own_architecture
     if weight_format == "auto":
         candidates = [f for f in RUNNABLE_FORMATS if f in present]
         if not may_run_code and "pytorch_state_dict" in candidates and len(candidates) > 1:
@@ -154,4 +159,4 @@ def make_runner(
             "architecture file, which would run foreign code; pass --trust-code "
             "(trust_code=True) if you trust this package"
         )
-    return _RUNNERS[weight_format](package, device_name)
+    return _RUNNERS[weight_format](package, resolve_device(device, weight_format))
