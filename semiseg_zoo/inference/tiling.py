@@ -57,15 +57,31 @@ def pad_to_valid(image: np.ndarray, rule: ShapeRule) -> tuple[np.ndarray, tuple[
 
 
 def _axis_windows(size: int, tile: int, halo: int) -> Iterator[tuple[int, int, int]]:
-    """Yield (window_start, inner_start, inner_stop) along one axis."""
+    """Yield (window_start, inner_start, inner_stop) along one axis.
+
+    Window ``i`` starts at ``i * inner`` (clamped to the image) and contributes the pixels from
+    ``halo`` after its start to ``halo`` before its end; the first and last windows also
+    contribute up to the image border, where no context is missing.
+    """
     if tile >= size:
         yield 0, 0, size
         return
     inner = tile - 2 * halo
-    for inner_start in range(0, size, inner):
-        inner_stop = min(inner_start + inner, size)
-        window_start = min(max(inner_start - halo, 0), size - tile)
+    count = math.ceil((size - 2 * halo) / inner)
+    for index in range(count):
+        window_start = min(index * inner, size - tile)
+        inner_start = 0 if index == 0 else index * inner + halo
+        inner_stop = size if index == count - 1 else (index + 1) * inner + halo
         yield window_start, inner_start, inner_stop
+
+
+def _balanced_tile(size: int, tile: int, halo: int, rule: ShapeRule, axis: int) -> int:
+    """The smallest valid tile that needs as few windows as ``tile`` does: less overlap."""
+    if tile >= size:
+        return tile
+    count = math.ceil((size - 2 * halo) / (tile - 2 * halo))
+    balanced = rule.valid_at_least(math.ceil((size - 2 * halo) / count) + 2 * halo, axis)
+    return min(balanced, tile)
 
 
 def tile_layout(
@@ -87,7 +103,8 @@ def tile_layout(
         size_tile = rule.valid_at_most(max(wanted, 2 * halo + step), axis)
         if size_tile - 2 * halo < step:
             size_tile = rule.valid_at_least(2 * halo + step, axis)
-        tile_shape.append(min(size_tile, size))
+        size_tile = min(size_tile, size)
+        tile_shape.append(_balanced_tile(size, size_tile, halo, rule, axis))
         halos.append(halo)
     per_axis = [
         list(_axis_windows(s, t, h)) for s, t, h in zip(shape, tile_shape, halos, strict=True)
