@@ -23,7 +23,9 @@ def main(paths: list[str]) -> int:
         description = load_description(path, perform_io_checks=True)
         summary = description.validation_summary
         ok = summary.status in ("valid-format", "passed")
-        print(f"{'ok' if ok else 'FAILED'}: {path} (bioimageio.spec {__version__}: {summary.status})")
+        print(
+            f"{'ok' if ok else 'FAILED'}: {path} (bioimageio.spec {__version__}: {summary.status})"
+        )
         if not ok:
             failed += 1
             for entry in summary.errors:

@@ -109,7 +109,7 @@ def _write(path: Path, array: Any, fmt: str, voxel_size: Any, axes: str, overwri
     if fmt == "tif":
         write_tif(path, array, voxel_size=voxel_size, axes=axes, overwrite=overwrite)
     else:
-        write_zarr(path, array, voxel_size=voxel_size, overwrite=overwrite)
+        write_zarr(path, array, voxel_size=voxel_size, axes=axes, overwrite=overwrite)
 
 
 def _segment_one(path: Path, args: argparse.Namespace, model: Any, report: BatchReport) -> str:

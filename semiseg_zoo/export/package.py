@@ -155,8 +155,8 @@ def export_package(
         np.save(files["test_input"], test_input)
         np.save(files["test_output"], test_output)
         # Sample tensors (for FAIR metadata and deepImageJ's preview) mirror the test tensors.
-        tifffile.imwrite(files["sample_input"], test_input[0])
-        tifffile.imwrite(files["sample_output"], test_output[0])
+        tifffile.imwrite(files["sample_input"], test_input[0], photometric="minisblack")
+        tifffile.imwrite(files["sample_output"], test_output[0], photometric="minisblack")
         shutil.copyfile(architecture_source(spec.architecture.name), files["architecture"])
         write_cover(test_input[0, 0], test_output[0], files["cover"])
         files["documentation"].write_text(package_readme(spec, recipe, metrics))

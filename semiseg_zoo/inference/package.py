@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def _resolve(source: str | os.PathLike[str]) -> tuple[Path, bool]:
             with zipfile.ZipFile(path) as archive:
                 bad = archive.testzip()
                 names = archive.namelist()
-        except (zipfile.BadZipFile, OSError) as error:
+        except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as error:
             raise PackageError(f"{path}: not a readable zip archive ({error})") from None
         if bad is not None:
             raise PackageError(f"{path}: archive member {bad!r} is corrupt")
@@ -121,9 +122,12 @@ def _is_own_architecture(description: v0_5.ModelDescr) -> bool:
         return False
     if str(weights.architecture.callable) not in OWN_ARCHITECTURES:
         return False
-    if weights.architecture.sha256 is None:
+    try:
+        # Hash the file the package really holds, not the hash its rdf declares.
+        packaged = weights.architecture.get_reader().read()
+    except Exception:  # a missing or unreadable file is simply not ours
         return False
-    return str(weights.architecture.sha256) == _sha256(OWN_ARCHITECTURE_FILE.read_bytes())
+    return _sha256(packaged) == _sha256(OWN_ARCHITECTURE_FILE.read_bytes())
 
 
 def load_package(source: str | os.PathLike[str]) -> Package:

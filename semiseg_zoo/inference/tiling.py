@@ -47,7 +47,8 @@ def pad_to_valid(image: np.ndarray, rule: ShapeRule) -> tuple[np.ndarray, tuple[
     Returns the padded image and the original spatial shape.
     """
     shape = image.shape[1:]
-    target = [rule.valid_at_least(s, axis) for axis, s in enumerate(shape)]
+    # A fixed-size axis (step 0) larger than its size is not padded: it is tiled instead.
+    target = [max(rule.valid_at_least(s, axis), s) for axis, s in enumerate(shape)]
     pads = [(0, 0)] + [(0, t - s) for t, s in zip(target, shape, strict=True)]
     if all(p == (0, 0) for p in pads):
         return image, shape
@@ -147,7 +148,13 @@ def predict_tiled(
     """
     padded, shape = pad_to_valid(image, rule)
     crop = (slice(None),) + tuple(slice(0, s) for s in shape)
-    if tile is None or all(t >= s for t, s in zip(tile, padded.shape[1:], strict=True)):
+    if tile is None:
+        # One pass, except along fixed-size axes, which must be tiled at their size.
+        tile = [
+            rule.minimum[axis] if rule.step[axis] == 0 else size
+            for axis, size in enumerate(padded.shape[1:])
+        ]
+    if all(t >= s for t, s in zip(tile, padded.shape[1:], strict=True)):
         return predict(padded[None])[0][crop]
     _, _, windows = tile_layout(padded.shape[1:], tile, rule)
     output: np.ndarray | None = None

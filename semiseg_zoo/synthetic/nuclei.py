@@ -41,8 +41,10 @@ def synthetic_nuclei(
     >>> image.dtype, labels.shape
     (dtype('uint8'), (64, 64))
     """
-    if len(shape) != 2 or min(shape) < 16:
-        raise ValueError(f"`shape` must be (Y, X) with both sides >= 16, got {shape}")
+    if len(shape) != 2 or min(shape) <= 2 * radius[1]:
+        raise ValueError(
+            f"`shape` must be (Y, X) with both sides > 2 * radius[1] = {2 * radius[1]}, got {shape}"
+        )
     rng = np.random.default_rng(seed)
     if n_objects is None:
         n_objects = max(1, shape[0] * shape[1] // 1600)

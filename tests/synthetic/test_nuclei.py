@@ -84,7 +84,7 @@ def test_zero_objects() -> None:
     assert image.shape == (32, 32)
 
 
-@pytest.mark.parametrize("shape", [(15, 64), (64, 8), (64,), (32, 32, 3)])
+@pytest.mark.parametrize("shape", [(15, 64), (64, 8), (24, 64), (64,), (32, 32, 3)])
 def test_bad_shape_raises(shape: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError, match=r"`shape` must be \(Y, X\) with both sides >= 16"):
+    with pytest.raises(ValueError, match=r"`shape` must be \(Y, X\) with both sides > 2 \* radius"):
         synthetic_nuclei(shape)  # type: ignore[arg-type]
