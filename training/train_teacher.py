@@ -1,8 +1,14 @@
 """Train a 3-class teacher U-Net (background, interior, boundary) and export it as a package.
 
-Supervised mode (this script's default): weighted cross-entropy on the spec's training split,
-checkpoint with the best AP@0.5 on the validation split, grid search of the two watershed
-thresholds on validation, export of a bioimage.io package.
+The spec's ``training.mode`` selects the method:
+
+* ``supervised``: weighted cross-entropy on the labeled images, best AP@0.5 checkpoint;
+* ``actis``: a supervised baseline (trained here, or ``--baseline CHECKPOINT``), then ACTIS
+  mean-teacher training on labeled + unlabeled images;
+* ``inconsistency``: an ensemble of baselines (trained here, or ``--baseline`` given once per
+  member), then generations of Inconsistency-Mask self-training.
+
+Then the watershed thresholds are grid-searched on validation and the package is exported.
 
     python training/train_teacher.py --spec model_specs/teacher_nuclei_2d.yaml
 """
@@ -10,26 +16,28 @@ thresholds on validation, export of a bioimage.io package.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from semiseg_zoo.evaluation import mean_instance_scores
-from semiseg_zoo.nets import ARCHITECTURES
-from semiseg_zoo.postprocess import watershed_from_probabilities
-from semiseg_zoo.spec import ScaleRange, TeacherSpec, data_root, load_spec
-from semiseg_zoo.training import (
-    LabelledImage,
-    RandomPatchDataset,
-    load_image_label_folder,
-    predict_whole_image,
-    resolve_device,
-    train_supervised,
+from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
+from semiseg_zoo.training import load_image_label_folder, resolve_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from teacher_modes import (  # noqa: E402
+    build_net,
+    grid_search,
+    load_unlabeled_folder,
+    make_validator,
+    percentiles,
+    predict_probabilities,
+    split_labeled,
+    train_actis_student,
+    train_baseline,
+    train_inconsistency_students,
 )
 
 
@@ -38,9 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spec", type=Path, required=True, help="model spec YAML")
     parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
     parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
-    parser.add_argument("--steps", type=int, help="overrides training.steps")
+    parser.add_argument("--steps", type=int, help="overrides the steps of every training stage")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        help="supervised checkpoint(s) to start ACTIS / Inconsistency Masks from",
+    )
     parser.add_argument(
         "--from-checkpoint",
         type=Path,
@@ -49,47 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def predict_all(net, items: list[LabelledImage], device: str) -> list[np.ndarray]:
-    return [
-        predict_whole_image(net, item.image, divisor=net.divisor, device=device) for item in items
-    ]
-
-
-def score_thresholds(
-    probabilities: list[np.ndarray],
-    items: list[LabelledImage],
-    seed: float,
-    fg: float,
-    min_size: int,
-) -> dict[str, float]:
-    pairs = (
-        (
-            watershed_from_probabilities(
-                p, seed_threshold=seed, foreground_threshold=fg, min_size=min_size
-            ),
-            item.labels,
-        )
-        for p, item in zip(probabilities, items, strict=True)
-    )
-    return mean_instance_scores(pairs, iou_threshold=0.5)
-
-
-def grid_search(
-    probabilities: list[np.ndarray], items: list[LabelledImage], spec: TeacherSpec
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Return the thresholds with the best mean AP@0.5 and their scores."""
-    best: tuple[dict[str, float], dict[str, float]] | None = None
-    for seed, fg in itertools.product(
-        spec.training.seed_thresholds, spec.training.foreground_thresholds
-    ):
-        scores = score_thresholds(probabilities, items, seed, fg, spec.postprocessing.min_size)
-        print(
-            f"  seed {seed:.2f}  foreground {fg:.2f}  AP@0.5 {scores['ap']:.4f}  F1 {scores['f1']:.4f}"
-        )
-        if best is None or scores["ap"] > best[1]["ap"]:
-            best = ({"seed_threshold": seed, "foreground_threshold": fg}, scores)
-    assert best is not None  # the spec guarantees non-empty grids
-    return best
+def load_checkpoint(path: Path, spec: TeacherSpec) -> tuple[torch.nn.Module, TeacherSpec, list]:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    net, net_spec = build_net(spec, checkpoint.get("width_factor", 1.0))
+    try:
+        net.load_state_dict(checkpoint["state_dict"])
+    except (KeyError, RuntimeError) as error:
+        raise SystemExit(
+            f"{path}: not a checkpoint of {spec.name}'s architecture ({error})"
+        ) from error
+    return net, net_spec, checkpoint.get("history", [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,69 +87,85 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.output.parent if args.output else Path("runs") / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
     output = args.output or run_dir / f"{spec.name}.zip"
-    torch.manual_seed(spec.training.seed)
+    training = spec.training
+    seed = training.seed
 
-    norm = spec.input.preprocessing
-    percentiles = (
-        {"min_percentile": norm.min_percentile, "max_percentile": norm.max_percentile}
-        if isinstance(norm, ScaleRange)
-        else {}
-    )
     print(f"loading data from {root}")
-    train_items = load_image_label_folder(root / spec.training.train, **percentiles)
-    val_items = load_image_label_folder(root / spec.training.val, **percentiles)
-    print(f"{len(train_items)} training and {len(val_items)} validation images; device {device}")
-
-    net = ARCHITECTURES[spec.architecture.name](**spec.architecture.kwargs)
-    checkpoint_path = run_dir / "checkpoint.pt"
+    norm = percentiles(spec)
+    items = load_image_label_folder(root / training.train, **norm)
+    val_items = load_image_label_folder(root / training.val, **norm)
+    labeled, unlabeled = split_labeled(items, training.labeled_images, seed)
+    if training.unlabeled:
+        unlabeled += load_unlabeled_folder(root / training.unlabeled, **norm)
+    print(
+        f"mode {training.mode}: {len(labeled)} labeled, {len(unlabeled)} unlabeled and "
+        f"{len(val_items)} validation images; device {device}"
+    )
+    validate = make_validator(spec, val_items, device)
+    start = time.perf_counter()
+    width_factor = 1.0
     if args.from_checkpoint:
-        checkpoint = torch.load(args.from_checkpoint, map_location="cpu", weights_only=True)
-        net.load_state_dict(checkpoint["state_dict"])
-        history = checkpoint.get("history", [])
+        net, spec, history = load_checkpoint(args.from_checkpoint, spec)
+        best_step = None
     else:
-        dataset = RandomPatchDataset(
-            train_items, tuple(spec.training.patch_shape), seed=spec.training.seed
-        )
-        loader = iter(torch.utils.data.DataLoader(dataset, batch_size=spec.training.batch_size))
-        default = spec.postprocessing
-
-        def validate(model) -> float:
-            probabilities = predict_all(model, val_items, device)
-            return score_thresholds(
-                probabilities,
-                val_items,
-                default.seed_threshold,
-                default.foreground_threshold,
-                default.min_size,
-            )["ap"]
-
-        result = train_supervised(
-            net,
-            loader,
-            steps=args.steps or spec.training.steps,
-            learning_rate=spec.training.learning_rate,
-            weight_decay=spec.training.weight_decay,
-            class_weights=spec.training.class_weights,
-            validate=validate,
-            validate_every=spec.training.validate_every,
-            device=device,
-        )
-        net.load_state_dict(result.best_state)
-        history = result.history
+        if training.mode == "supervised" or not args.baseline:
+            n_baselines = (
+                training.inconsistency.ensemble_size if training.mode == "inconsistency" else 1
+            )
+            baselines = []
+            for member in range(n_baselines):
+                print(f"supervised baseline {member + 1}/{n_baselines}")
+                net, result, _ = train_baseline(
+                    spec, labeled, validate, device=device, seed=seed + member, steps=args.steps
+                )
+                baselines.append(net)
+        else:
+            baselines = [load_checkpoint(path, spec)[0] for path in args.baseline]
+        history = result.history if training.mode == "supervised" and not args.baseline else []
+        best_step = result.best_step if training.mode == "supervised" else None
+        if training.mode == "actis":
+            net, result = train_actis_student(
+                spec, baselines[0], labeled, unlabeled, validate,
+                device=device, seed=seed, steps=args.steps,
+            )  # fmt: skip
+            history, best_step = result.history, result.best_step
+        elif training.mode == "inconsistency":
+            im_result, spec = train_inconsistency_students(
+                spec, baselines, labeled, unlabeled, validate,
+                device=device, seed=seed, steps=args.steps,
+            )  # fmt: skip
+            net = im_result.best_student
+            width_factor = training.inconsistency.width_growth**im_result.best_generation
+            history = [
+                {
+                    "generation": g.index,
+                    "kept": g.pseudo_labels.n_kept,
+                    "unlabeled": g.pseudo_labels.n_images,
+                    "masked_fraction": g.pseudo_labels.masked_fraction,
+                    "student_scores": g.student_scores,
+                }
+                for g in im_result.generations
+            ]
+        else:
+            net = baselines[0]
+        checkpoint_path = run_dir / "checkpoint.pt"
         torch.save(
-            {"state_dict": result.best_state, "best_step": result.best_step, "history": history},
+            {
+                "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+                "width_factor": width_factor,
+                "best_step": best_step,
+                "history": history,
+            },
             checkpoint_path,
         )
-        print(
-            f"best AP@0.5 {result.best_score:.4f} at step {result.best_step}; saved {checkpoint_path}"
-        )
+        print(f"trained in {time.perf_counter() - start:.0f}s; saved {checkpoint_path}")
 
     net.to(device).eval()
     print("grid search of the watershed thresholds on validation")
-    probabilities = predict_all(net, val_items, device)
+    probabilities = [predict_probabilities(net, item.image, device) for item in val_items]
     thresholds, scores = grid_search(probabilities, val_items, spec)
     validation = {
-        "dataset": spec.training.val,
+        "dataset": training.val,
         "n_images": int(scores["n_images"]),
         "ap50": round(scores["ap"], 4),
         "f1_50": round(scores["f1"], 4),

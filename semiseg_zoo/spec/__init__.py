@@ -4,9 +4,11 @@ from .load import SpecError, load_spec, parse_spec
 from .paths import DATA_ENV, data_root
 from .schema import (
     SPEC_CLASSES,
+    ActisParams,
     Architecture,
     Author,
     Citation,
+    InconsistencyParams,
     InputSpec,
     ModelSpec,
     OutputSpec,
@@ -22,9 +24,11 @@ from .schema import (
 __all__ = [
     "DATA_ENV",
     "SPEC_CLASSES",
+    "ActisParams",
     "Architecture",
     "Author",
     "Citation",
+    "InconsistencyParams",
     "InputSpec",
     "ModelSpec",
     "OutputSpec",

@@ -95,10 +95,63 @@ class ThresholdParams(_Strict):
 PostprocessingSpec = Annotated[WatershedParams | ThresholdParams, Field(discriminator="method")]
 
 
-class TrainingSpec(_Strict):
-    """Data paths are relative to the data root (``SEMISEG_DATA``, default ``../shared/data``)."""
+class ActisParams(_Strict):
+    """ACTIS semi-supervised mean-teacher training (Rumberger et al. 2023, Sec. 3.1-3.2).
 
+    Student and teacher start from the supervised baseline; the student is trained with SGD
+    (Nesterov momentum, cosine decay) on batches mixing labeled and unlabeled patches.
+    """
+
+    steps: int = Field(500, ge=1)
+    labeled_per_batch: int = Field(4, ge=1)
+    unlabeled_per_batch: int = Field(8, ge=1)
+    learning_rate: float = Field(0.01, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    percentile: float = Field(
+        0.2, gt=0, lt=1, description="per-class quantile of teacher scores (Eq. 3); 0.2 in ACTIS"
+    )
+    threshold_ema: float = Field(0.99, ge=0, lt=1, description="EMA of the thresholds (Eq. 4)")
+    teacher_ema: float = Field(0.99, ge=0, lt=1, description="teacher <- a*teacher + (1-a)*student")
+    teacher_update_every: int = Field(100, ge=1, description="steps between teacher updates")
+    validate_every: int = Field(100, ge=1)
+
+
+class InconsistencyParams(_Strict):
+    """Inconsistency Masks self-training (Vorndran et al. 2024, Sec. 2.4.6-2.4.7)."""
+
+    ensemble_size: int = Field(2, ge=2, description="teachers per generation (top-k students)")
+    students_per_generation: int = Field(2, ge=2)
+    generations: int = Field(2, ge=1)
+    erosion: int = Field(0, ge=0, description="erosion kernel size e of the mask (0: none)")
+    dilation: int = Field(0, ge=0, description="dilation kernel size d of the mask (0: none)")
+    width_growth: float = Field(
+        1.0, ge=1.0, description="IM+: base_features multiplied by this per generation"
+    )
+
+    @model_validator(mode="after")
+    def _enough_students(self) -> InconsistencyParams:
+        if self.students_per_generation < self.ensemble_size:
+            raise ValueError(
+                "`students_per_generation` must be at least `ensemble_size` (the top-k students "
+                "become the next generation's teachers)"
+            )
+        return self
+
+
+class TrainingSpec(_Strict):
+    """Data paths are relative to the data root (``SEMISEG_DATA``, default ``../shared/data``).
+
+    ``mode`` selects supervised training, ACTIS (``actis``) or Inconsistency Masks
+    (``inconsistency``); the semi-supervised modes need their parameter block. With
+    ``labeled_images`` only that many training images (a subset drawn with ``seed``) keep their
+    labels; the others, and the images in ``unlabeled`` if given, are used without labels.
+    """
+
+    mode: Literal["supervised", "actis", "inconsistency"] = "supervised"
     train: str
+    unlabeled: str | None = None
+    labeled_images: int | None = Field(None, ge=1)
     val: str
     data_description: str
     patch_shape: list[int]
@@ -111,6 +164,21 @@ class TrainingSpec(_Strict):
     seed: int = 0
     seed_thresholds: list[float] = Field(default_factory=lambda: [0.5])
     foreground_thresholds: list[float] = Field(default_factory=lambda: [0.5])
+    actis: ActisParams | None = None
+    inconsistency: InconsistencyParams | None = None
+
+    @model_validator(mode="after")
+    def _mode_parameters(self) -> TrainingSpec:
+        if self.mode == "actis" and self.actis is None:
+            raise ValueError("`training.mode` actis needs a `training.actis` block")
+        if self.mode == "inconsistency" and self.inconsistency is None:
+            raise ValueError("`training.mode` inconsistency needs a `training.inconsistency` block")
+        if self.mode != "supervised" and self.labeled_images is None and self.unlabeled is None:
+            raise ValueError(
+                f"`training.mode` {self.mode} needs unlabeled images: set `labeled_images` "
+                "(the other training images lose their labels) or `unlabeled` (a folder)"
+            )
+        return self
 
 
 class _ModelSpecBase(_Strict):

@@ -1,24 +1,58 @@
 """Reusable training code (datasets, augmentation, losses, loops); used by ``training/`` scripts."""
 
-from .augment import random_dihedral, random_intensity
-from .data import LabelledImage, RandomPatchDataset, load_image_label_folder
-from .losses import weighted_cross_entropy
+from .augment import random_dihedral, random_intensity, strong_intensity
+from .data import LabelledImage, RandomPatchDataset, UnlabeledPatchDataset, load_image_label_folder
+from .inconsistency import (
+    inconsistency_mask_binary,
+    inconsistency_mask_multiclass,
+    masked_training_pair,
+    refine_inconsistency_mask,
+)
+from .losses import IGNORE_INDEX, masked_cross_entropy, weighted_cross_entropy
+from .mean_teacher import ema_update, student_view, train_actis
 from .normalize import scale_range
+from .pseudo_labels import ClassThresholds, pseudo_labels, tta_prediction
+from .self_training import (
+    Generation,
+    PseudoLabelStats,
+    SelfTrainingResult,
+    pseudo_labelled_pairs,
+    run_self_training,
+)
 from .supervised import TrainingResult, resolve_device, train_supervised
 from .targets import three_class_targets
 from .whole_image import predict_whole_image
 
 __all__ = [
+    "IGNORE_INDEX",
+    "ClassThresholds",
+    "Generation",
     "LabelledImage",
+    "PseudoLabelStats",
     "RandomPatchDataset",
+    "SelfTrainingResult",
     "TrainingResult",
+    "UnlabeledPatchDataset",
+    "ema_update",
+    "inconsistency_mask_binary",
+    "inconsistency_mask_multiclass",
     "load_image_label_folder",
+    "masked_cross_entropy",
+    "masked_training_pair",
     "predict_whole_image",
+    "pseudo_labelled_pairs",
+    "pseudo_labels",
     "random_dihedral",
     "random_intensity",
+    "refine_inconsistency_mask",
     "resolve_device",
+    "run_self_training",
     "scale_range",
+    "strong_intensity",
+    "student_view",
     "three_class_targets",
+    "train_actis",
     "train_supervised",
+    "tta_prediction",
     "weighted_cross_entropy",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import tifffile
 import torch
 
-from .augment import random_dihedral, random_intensity
+from .augment import random_dihedral, random_intensity, strong_intensity
 from .normalize import scale_range
 from .targets import three_class_targets
 
@@ -68,19 +68,59 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         *,
         seed: int = 0,
         augment: bool = True,
+        strong: bool = False,
     ) -> None:
-        self.items = items
-        self.targets = [three_class_targets(item.labels) for item in items]
+        self._setup(
+            [item.image for item in items],
+            [three_class_targets(item.labels) for item in items],
+            patch_shape,
+            seed=seed,
+            augment=augment,
+            strong=strong,
+        )
+
+    @classmethod
+    def from_targets(
+        cls,
+        images: list[np.ndarray],
+        targets: list[np.ndarray],
+        patch_shape: tuple[int, int],
+        *,
+        seed: int = 0,
+        augment: bool = True,
+        strong: bool = False,
+    ) -> RandomPatchDataset:
+        """Patches of ``images (C, Y, X)`` with ready class ``targets (Y, X)`` (e.g. pseudo-labels
+        that contain an ignore class)."""
+        dataset = cls.__new__(cls)
+        dataset._setup(images, targets, patch_shape, seed=seed, augment=augment, strong=strong)
+        return dataset
+
+    def _setup(
+        self,
+        images: list[np.ndarray],
+        targets: list[np.ndarray],
+        patch_shape: tuple[int, int],
+        *,
+        seed: int,
+        augment: bool,
+        strong: bool,
+    ) -> None:
+        if not images:
+            raise ValueError("no images to sample patches from")
+        self.images = images
+        self.targets = targets
         self.patch_shape = patch_shape
         self.seed = seed
         self.augment = augment
+        self.strong = strong
         # Larger images are sampled more often, proportional to their area.
-        areas = np.array([item.labels.size for item in items], dtype=float)
+        areas = np.array([target.size for target in targets], dtype=float)
         self.probabilities = areas / areas.sum()
 
     def _patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        index = int(rng.choice(len(self.items), p=self.probabilities))
-        image, target = self.items[index].image, self.targets[index]
+        index = int(rng.choice(len(self.images), p=self.probabilities))
+        image, target = self.images[index], self.targets[index]
         pads = [max(0, p - s) for p, s in zip(self.patch_shape, target.shape, strict=True)]
         if any(pads):
             image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
@@ -93,7 +133,7 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         image, target = image[(slice(None), *window)], target[window]
         if self.augment:
             image, target = random_dihedral(image, target, rng)
-            image = random_intensity(image, rng)
+            image = strong_intensity(image, rng) if self.strong else random_intensity(image, rng)
         return image, target
 
     def __iter__(self):
@@ -102,3 +142,36 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         while True:
             image, target = self._patch(rng)
             yield torch.from_numpy(image.copy()), torch.from_numpy(target.astype(np.int64))
+
+
+class UnlabeledPatchDataset(torch.utils.data.IterableDataset):
+    """Endless stream of random, un-augmented patches ``(C, Y, X)`` of unlabeled images.
+
+    Images smaller than the patch are reflect-padded.
+    """
+
+    def __init__(
+        self, images: list[np.ndarray], patch_shape: tuple[int, int], *, seed: int = 0
+    ) -> None:
+        if not images:
+            raise ValueError("no unlabeled images to sample patches from")
+        self.images = images
+        self.patch_shape = patch_shape
+        self.seed = seed
+        areas = np.array([image[0].size for image in images], dtype=float)
+        self.probabilities = areas / areas.sum()
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 1, 0 if worker is None else worker.id])
+        while True:
+            image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
+            pads = [max(0, p - s) for p, s in zip(self.patch_shape, image.shape[1:], strict=True)]
+            if any(pads):
+                image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
+            starts = [
+                int(rng.integers(s - p + 1))
+                for s, p in zip(image.shape[1:], self.patch_shape, strict=True)
+            ]
+            window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch_shape, strict=True))
+            yield torch.from_numpy(np.ascontiguousarray(image[(slice(None), *window)]))

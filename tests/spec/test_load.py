@@ -348,3 +348,35 @@ def test_binary_file_is_a_spec_error(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00\x81kind: teacher\n")
     with pytest.raises(SpecError, match=r"binary\.yaml"):
         load_spec(path)
+
+
+def test_semi_supervised_modes_need_their_parameters(valid_spec: dict[str, Any]) -> None:
+    valid_spec["training"]["mode"] = "actis"
+    valid_spec["training"]["labeled_images"] = 10
+    with pytest.raises(SpecError, match="mode` actis needs a `training.actis` block"):
+        parse_spec(valid_spec)
+    valid_spec["training"]["mode"] = "inconsistency"
+    with pytest.raises(SpecError, match="inconsistency needs a `training.inconsistency` block"):
+        parse_spec(valid_spec)
+    valid_spec["training"]["inconsistency"] = {"ensemble_size": 2}
+    assert parse_spec(valid_spec).training.inconsistency.students_per_generation == 2
+
+
+def test_semi_supervised_modes_need_unlabeled_images(valid_spec: dict[str, Any]) -> None:
+    valid_spec["training"]["mode"] = "actis"
+    valid_spec["training"]["actis"] = {"steps": 10}
+    with pytest.raises(SpecError, match="needs unlabeled images"):
+        parse_spec(valid_spec)
+    valid_spec["training"]["unlabeled"] = "dsb2018/extra"
+    spec = parse_spec(valid_spec)
+    assert spec.training.actis.percentile == 0.2 and spec.training.actis.teacher_ema == 0.99
+
+
+def test_inconsistency_needs_enough_students(valid_spec: dict[str, Any]) -> None:
+    valid_spec["training"].update(
+        mode="inconsistency",
+        labeled_images=5,
+        inconsistency={"ensemble_size": 3, "students_per_generation": 2},
+    )
+    with pytest.raises(SpecError, match="students_per_generation` must be at least"):
+        parse_spec(valid_spec)

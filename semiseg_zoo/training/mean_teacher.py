@@ -1,0 +1,156 @@
+"""ACTIS semi-supervised mean-teacher training (Rumberger et al. 2023, Sec. 3.1-3.2)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .augment import strong_intensity
+from .losses import masked_cross_entropy, weighted_cross_entropy
+from .pseudo_labels import DIHEDRAL_TRANSFORMS, ClassThresholds, dihedral, pseudo_labels
+from .supervised import TrainingResult
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, alpha: float) -> None:
+    """``θ_t ← α · θ_t + (1 − α) · θ_s`` for all parameters and floating-point buffers
+    (BatchNorm running statistics); integer buffers are copied from the student."""
+    student_state = student.state_dict()
+    for name, value in teacher.state_dict().items():
+        source = student_state[name]
+        if value.dtype.is_floating_point:
+            value.mul_(alpha).add_(source.to(value.device), alpha=1 - alpha)
+        else:
+            value.copy_(source)
+
+
+def student_view(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ACTIS Eq. 5 inputs: per sample, ``t(t_int(x))`` with strong intensity augmentation and a
+    random flip/rotation ``t`` that is also applied to the pseudo-label and the mask."""
+    views, view_labels, view_masks = [], [], []
+    for image, label, reliable in zip(images, labels, mask, strict=True):
+        perturbed = torch.from_numpy(strong_intensity(image.cpu().numpy(), rng)).to(image.device)
+        k, flip = DIHEDRAL_TRANSFORMS[int(rng.integers(len(DIHEDRAL_TRANSFORMS)))]
+        views.append(dihedral(perturbed, k, flip))
+        view_labels.append(dihedral(label, k, flip))
+        view_masks.append(dihedral(reliable, k, flip))
+    return torch.stack(views), torch.stack(view_labels), torch.stack(view_masks)
+
+
+def train_actis(
+    student: nn.Module,
+    labeled_batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    unlabeled_batches: Iterator[torch.Tensor],
+    *,
+    steps: int,
+    learning_rate: float,
+    momentum: float,
+    weight_decay: float,
+    class_weights: list[float] | None,
+    percentile: float,
+    threshold_ema: float,
+    teacher_ema: float,
+    teacher_update_every: int,
+    validate: Callable[[nn.Module], float],
+    validate_every: int,
+    teacher: nn.Module | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> tuple[TrainingResult, nn.Module, ClassThresholds]:
+    """Train ``student`` (initialised from the supervised baseline) against its mean teacher.
+
+    Each step: the teacher (a copy of the baseline unless given) pseudo-labels the unlabeled
+    batch with TTA (Eq. 1-4); the student sees strongly augmented, flipped/rotated views of it
+    (Eq. 5) together with the labeled batch (which the caller augments); the loss is the masked
+    cross-entropy on unlabeled plus the cross-entropy on labeled pixels. SGD with Nesterov
+    momentum and cosine decay; every ``teacher_update_every`` steps the teacher moves towards
+    the student by :func:`ema_update`. The student is validated every ``validate_every`` steps;
+    the best student weights are returned with the final teacher and thresholds.
+    """
+    rng = np.random.default_rng(seed)
+    student.to(device).train()
+    teacher = copy.deepcopy(student) if teacher is None else teacher
+    teacher.to(device).eval()
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    n_classes = _n_classes(student)
+    thresholds = ClassThresholds(n_classes, quantile=percentile, ema=threshold_ema)
+    optimizer = torch.optim.SGD(
+        student.parameters(),
+        lr=learning_rate,
+        momentum=momentum,
+        nesterov=momentum > 0,
+        weight_decay=weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    initial = validate(student)
+    result = TrainingResult(
+        {k: v.detach().cpu().clone() for k, v in student.state_dict().items()}, initial, 0
+    )
+    log(f"step 0/{steps}  val score {initial:.4f} (baseline)")
+    sums = {"loss": 0.0, "supervised": 0.0, "semi": 0.0, "reliable": 0.0}
+    count, start = 0, time.perf_counter()
+    for step in range(1, steps + 1):
+        labeled_images, labeled_targets = next(labeled_batches)
+        unlabeled = next(unlabeled_batches).to(device)
+        _, labels, mask = pseudo_labels(teacher, unlabeled, thresholds)
+        views, view_labels, view_masks = student_view(unlabeled, labels, mask, rng)
+        n_labeled = labeled_images.shape[0]
+        logits = student.forward_logits(torch.cat([labeled_images.to(device), views]))
+        supervised = weighted_cross_entropy(
+            logits[:n_labeled], labeled_targets.to(device), class_weights
+        )
+        semi = masked_cross_entropy(logits[n_labeled:], view_labels, view_masks, class_weights)
+        loss = supervised + semi
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if step % teacher_update_every == 0:
+            ema_update(teacher, student, teacher_ema)
+        for key, value in (
+            ("loss", loss.item()),
+            ("supervised", supervised.item()),
+            ("semi", semi.item()),
+            ("reliable", view_masks.float().mean().item()),
+        ):
+            sums[key] += value
+        count += 1
+        if step % validate_every == 0 or step == steps:
+            score = validate(student)
+            entry = {"step": step, **{k: v / count for k, v in sums.items()}, "score": score}
+            entry["thresholds"] = [round(v, 4) for v in thresholds.values]
+            entry["seconds"] = time.perf_counter() - start
+            result.history.append(entry)
+            sums = dict.fromkeys(sums, 0.0)
+            count = 0
+            if score > result.best_score:
+                result.best_score, result.best_step = score, step
+                result.best_state = {
+                    k: v.detach().cpu().clone() for k, v in student.state_dict().items()
+                }
+            log(
+                f"step {step}/{steps}  loss {entry['loss']:.4f} (sup {entry['supervised']:.4f}, "
+                f"semi {entry['semi']:.4f}, reliable {entry['reliable']:.2f})  thresholds "
+                f"{entry['thresholds']}  val score {score:.4f}  best {result.best_score:.4f} @ "
+                f"{result.best_step}  {entry['seconds']:.0f}s"
+            )
+    return result, teacher, thresholds
+
+
+def _n_classes(net: nn.Module) -> int:
+    head = getattr(net, "head", None)
+    if not isinstance(head, nn.modules.conv._ConvNd):
+        raise TypeError("the student must be a semiseg_zoo U-Net (a `head` convolution)")
+    return int(head.out_channels)

@@ -1,0 +1,83 @@
+"""``training/train_teacher.py`` in its three modes on tiny synthetic data (slow: trains and
+exports packages that bioimageio.core tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from semiseg_zoo.synthetic import synthetic_nuclei
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "training" / "train_teacher.py"
+
+
+def _write_split(folder: Path, seeds: range) -> None:
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    for seed in seeds:
+        image, labels = synthetic_nuclei((96, 96), n_objects=8, radius=(5.0, 9.0), seed=seed)
+        tifffile.imwrite(folder / "images" / f"im{seed}.tif", image)
+        tifffile.imwrite(folder / "labels" / f"im{seed}.tif", labels.astype(np.uint16))
+
+
+def _spec(tmp_path: Path, mode: str) -> Path:
+    spec = yaml.safe_load((REPO / "model_specs" / "teacher_nuclei_2d_actis.yaml").read_text())
+    spec["name"] = f"tiny-{mode}"
+    spec["architecture"]["kwargs"].update(depth=2, base_features=4)
+    spec["input"].update(min_shape=[32, 32], step=[2, 2])
+    spec["output"]["halo"] = [8, 8]
+    spec["tile"] = [128, 128]
+    training = spec["training"]
+    training.update(
+        mode=mode, train="data/train", val="data/val", labeled_images=2, patch_shape=[32, 32],
+        batch_size=4, steps=6, validate_every=3, seed_thresholds=[0.5],
+        foreground_thresholds=[0.5],
+    )  # fmt: skip
+    training["actis"].update(
+        steps=6, labeled_per_batch=2, unlabeled_per_batch=2, teacher_update_every=2,
+        validate_every=3,
+    )  # fmt: skip
+    if mode == "inconsistency":
+        del training["actis"]
+        training["inconsistency"] = {"generations": 1, "width_growth": 1.5}
+    path = tmp_path / f"{mode}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["actis", "inconsistency"])
+def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> None:
+    _write_split(tmp_path / "data" / "train", range(5))
+    _write_split(tmp_path / "data" / "val", range(100, 102))
+    output = tmp_path / "run" / f"tiny-{mode}.zip"
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--spec", str(_spec(tmp_path, mode)), "--output",
+         str(output), "--data-root", str(tmp_path), "--device", "cpu", "--threads", "1"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert f"mode {mode}: 2 labeled, 3 unlabeled and 2 validation images" in completed.stdout
+    validation = json.loads((output.parent / "validation.json").read_text())
+    assert validation["validation"]["n_images"] == 2
+    with zipfile.ZipFile(output) as archive:
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+    assert rdf["config"]["semiseg"]["kind"] == "teacher"
+    if mode == "actis":
+        assert "step 6/6" in completed.stdout and "thresholds" in completed.stdout
+        assert [entry["step"] for entry in validation["history"]] == [3, 6]
+    else:
+        assert "generation 1: kept" in completed.stdout
+        assert validation["history"][0]["unlabeled"] == 3
+        # IM+ width growth: the exported student has 1.5x the base features.
+        kwargs = rdf["weights"]["pytorch_state_dict"]["architecture"]["kwargs"]
+        assert kwargs["base_features"] == 6

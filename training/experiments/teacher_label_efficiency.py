@@ -1,0 +1,231 @@
+"""Label efficiency of the teacher methods on DSB 2018: supervised baseline vs ACTIS vs
+Inconsistency Masks with 10, 19 and 38 labeled training images.
+
+For each budget the labeled images are a prefix of one seeded permutation of the training split
+(so budgets are nested); the other training images are the unlabeled pool. For each training
+seed: a baseline on the labeled images; ACTIS starting from that baseline; IM starting from the
+ensemble of this seed's baseline and the next seed's. Every model is evaluated on the val split
+with watershed thresholds tuned there (AP@0.5, AP .10:.90, S_DSB@0.5, F1@0.5).
+
+    python training/experiments/teacher_label_efficiency.py              # CPU budget
+    python training/experiments/teacher_label_efficiency.py --scale 10   # 10x the steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "training"))
+
+from teacher_modes import (  # noqa: E402
+    grid_search,
+    make_validator,
+    percentiles,
+    predict_probabilities,
+    segment_all,
+    split_labeled,
+    train_actis_student,
+    train_baseline,
+    train_inconsistency_students,
+)
+
+from semiseg_zoo.evaluation import mean_instance_scores  # noqa: E402
+from semiseg_zoo.spec import TeacherSpec, data_root, load_spec  # noqa: E402
+from semiseg_zoo.training import load_image_label_folder, resolve_device  # noqa: E402
+
+AP_RANGE = [round(t, 2) for t in np.arange(0.10, 0.901, 0.05)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--actis-spec", type=Path, default=REPO / "model_specs/teacher_nuclei_2d_actis.yaml"
+    )
+    parser.add_argument(
+        "--im-spec", type=Path, default=REPO / "model_specs/teacher_nuclei_2d_im.yaml"
+    )
+    parser.add_argument("--budgets", type=int, nargs="+", default=[10, 19, 38])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the labeled draw")
+    parser.add_argument("--max-unlabeled", type=int, default=None, help="cap the unlabeled pool")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply all step counts")
+    parser.add_argument("--generations", type=int, help="overrides the IM spec's generations")
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--runs", type=Path, default=REPO / "runs/teacher_label_efficiency")
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "benchmarks/results/teacher_label_efficiency.json"
+    )
+    return parser
+
+
+def evaluate(net, spec: TeacherSpec, val_items, device: str) -> dict[str, float]:
+    """Val scores at the watershed thresholds that maximise AP@0.5 on val."""
+    probabilities = [predict_probabilities(net, item.image, device) for item in val_items]
+    thresholds, at_50 = grid_search(probabilities, val_items, spec, log=lambda _: None)
+    labels = segment_all(
+        probabilities,
+        thresholds["seed_threshold"],
+        thresholds["foreground_threshold"],
+        spec.postprocessing.min_size,
+    )
+    gts = [item.labels for item in val_items]
+    ap_range = [
+        mean_instance_scores(zip(labels, gts, strict=True), iou_threshold=t)["ap"] for t in AP_RANGE
+    ]
+    return {
+        "ap50": round(at_50["ap"], 4),
+        "ap10_90": round(float(np.mean(ap_range)), 4),
+        "s_dsb50": round(at_50["s_dsb"], 4),
+        "f1_50": round(at_50["f1"], 4),
+        **thresholds,
+    }
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(payload, indent=2))
+    os.replace(temporary, path)
+
+
+def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
+    rows = []
+    for budget in budgets:
+        for method in ("supervised", "actis", "inconsistency"):
+            selected = [r for r in runs if r["budget"] == budget and r["method"] == method]
+            if not selected:
+                continue
+            row = {"budget": budget, "method": method, "n_seeds": len(selected)}
+            for key in ("ap50", "ap10_90", "s_dsb50", "f1_50", "seconds"):
+                values = [r[key] for r in selected]
+                row[key] = round(float(np.mean(values)), 4)
+                row[f"{key}_std"] = round(float(np.std(values)), 4)
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    actis_spec, im_spec = load_spec(args.actis_spec), load_spec(args.im_spec)
+    root = args.data_root or data_root()
+    norm = percentiles(actis_spec)
+    items = load_image_label_folder(root / actis_spec.training.train, **norm)
+    val_items = load_image_label_folder(root / actis_spec.training.val, **norm)
+    validate = make_validator(actis_spec, val_items, device)
+    steps = {
+        "baseline": int(actis_spec.training.steps * args.scale),
+        "actis": int(actis_spec.training.actis.steps * args.scale),
+        "student": int(im_spec.training.steps * args.scale),
+    }
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    payload: dict = {
+        "experiment": "teacher_label_efficiency",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": commit,
+        "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "machine": platform.platform(),
+        "data": {"train": actis_spec.training.train, "val": actis_spec.training.val,
+                 "n_train": len(items), "n_val": len(val_items)},
+        "split_seed": args.split_seed,
+        "seeds": args.seeds,
+        "steps": steps,
+        "generations": args.generations or im_spec.training.inconsistency.generations,
+        "students_per_generation": im_spec.training.inconsistency.students_per_generation,
+        "max_unlabeled": args.max_unlabeled,
+        "evaluation": "val split; watershed thresholds tuned on val per model; AP = TP/(TP+FP)",
+        "runs": [],
+    }  # fmt: skip
+    for budget in args.budgets:
+        labeled, unlabeled = split_labeled(items, budget, args.split_seed)
+        if args.max_unlabeled is not None:
+            keep = np.random.default_rng(args.split_seed).permutation(len(unlabeled))
+            unlabeled = [unlabeled[i] for i in sorted(keep[: args.max_unlabeled])]
+        labeled_names = [item.name for item in labeled]
+        baselines = {}
+        for seed in args.seeds + [max(args.seeds) + 1] * (len(args.seeds) < 2):
+            start = time.perf_counter()
+            print(f"== budget {budget}, seed {seed}: supervised baseline", flush=True)
+            net, _, _ = train_baseline(
+                actis_spec, labeled, validate, device=device, seed=seed, steps=steps["baseline"]
+            )
+            baselines[seed] = (net, time.perf_counter() - start)
+        seed_list = sorted(baselines)
+        for seed in args.seeds:
+            net, seconds = baselines[seed]
+            record(payload, args, budget, seed, "supervised", net, actis_spec, val_items,
+                   device, seconds, labeled_names, len(unlabeled))  # fmt: skip
+
+            print(f"== budget {budget}, seed {seed}: ACTIS", flush=True)
+            start = time.perf_counter()
+            student, _ = train_actis_student(
+                actis_spec, net, labeled, unlabeled, validate,
+                device=device, seed=seed, steps=steps["actis"],
+            )  # fmt: skip
+            record(payload, args, budget, seed, "actis", student, actis_spec, val_items, device,
+                   seconds + time.perf_counter() - start, labeled_names, len(unlabeled))  # fmt: skip
+
+            print(f"== budget {budget}, seed {seed}: Inconsistency Masks", flush=True)
+            partner = seed_list[(seed_list.index(seed) + 1) % len(seed_list)]
+            start = time.perf_counter()
+            result, student_spec = train_inconsistency_students(
+                im_spec, [net, baselines[partner][0]], labeled, unlabeled, validate,
+                device=device, seed=seed, steps=steps["student"], generations=args.generations,
+            )  # fmt: skip
+            extra = {
+                "generations": [
+                    {"generation": g.index, "kept": g.pseudo_labels.n_kept,
+                     "unlabeled": g.pseudo_labels.n_images,
+                     "masked_fraction": round(g.pseudo_labels.masked_fraction, 4),
+                     "student_scores": [round(s, 4) for s in g.student_scores]}
+                    for g in result.generations
+                ],
+                "best_generation": result.best_generation,
+            }  # fmt: skip
+            record(payload, args, budget, seed, "inconsistency", result.best_student,
+                   student_spec, val_items, device,
+                   seconds + baselines[partner][1] + time.perf_counter() - start,
+                   labeled_names, len(unlabeled), extra)  # fmt: skip
+    return 0
+
+
+def record(payload, args, budget, seed, method, net, spec, val_items, device, seconds,
+           labeled_names, n_unlabeled, extra=None) -> None:  # fmt: skip
+    scores = evaluate(net, spec, val_items, device)
+    run_dir = args.runs / f"{method}-{budget}-seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    width = spec.architecture.kwargs.get("base_features")
+    torch.save(
+        {"state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+         "width_factor": width / 16, "scores": scores},
+        run_dir / "checkpoint.pt",
+    )  # fmt: skip
+    entry = {"budget": budget, "seed": seed, "method": method, "seconds": round(seconds, 1),
+             "n_unlabeled": n_unlabeled, "labeled": labeled_names,
+             "checkpoint": str(run_dir / "checkpoint.pt"), **scores, **(extra or {})}  # fmt: skip
+    payload["runs"].append(entry)
+    payload["summary"] = summarise(payload["runs"], args.budgets)
+    write_json(args.output, payload)
+    print(f"   {method} budget {budget} seed {seed}: {scores} ({seconds:.0f}s)", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
