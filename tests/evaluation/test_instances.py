@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from elf.evaluation import mean_segmentation_accuracy
 
-from semiseg_zoo.evaluation import instance_scores, mean_instance_scores
+from semiseg_zoo.evaluation import (
+    AP_10_90_THRESHOLDS,
+    DSB_THRESHOLDS,
+    ap,
+    ap_10_90,
+    dsb_map,
+    instance_metrics,
+    instance_scores,
+    match_counts,
+    mean_instance_scores,
+)
+
+from .helpers import hand_groundtruth, hand_prediction
 
 
 def _groundtruth() -> np.ndarray:
@@ -154,3 +167,78 @@ def test_mean_with_shape_mismatch_raises() -> None:
     gt = _groundtruth()
     with pytest.raises(ValueError, match="`prediction` has shape"):
         mean_instance_scores([(gt, gt), (gt[:5], gt)])
+
+
+def test_both_images_empty_score_one() -> None:
+    empty = np.zeros((10, 10), dtype=np.uint8)
+    assert instance_scores(empty, empty) == {"ap": 1.0, "recall": 1.0, "f1": 1.0, "s_dsb": 1.0}
+
+
+# ---------------------------------------------------- ACTIS AP, AP.10:.90 and DSB 2018 mean AP
+# The hand pair (tests/evaluation/helpers.py): 4 predicted, 2 true objects; one-to-one IoUs of
+# the best matches p1-A 0.75, p2-B 0.625 (p3-B 0.375 is the split-off part, p4 a false positive).
+#   IoU t <= 0.625:       TP 2, FP 2, FN 0 -> AP 2/4 = 0.5,  TP/(TP+FP+FN) 2/4 = 0.5
+#   0.625 < t <= 0.75:    TP 1, FP 3, FN 1 -> AP 1/4 = 0.25, TP/(TP+FP+FN) 1/5 = 0.2
+#   t > 0.75:             TP 0             -> 0
+
+
+def test_ap_at_thresholds_on_hand_pair() -> None:
+    pred, gt = hand_prediction(), hand_groundtruth()
+    assert ap(pred, gt) == 0.5
+    assert ap(pred, gt, iou_threshold=0.7) == 0.25
+    assert ap(pred, gt, iou_threshold=0.75) == 0.25  # IoU >= threshold matches
+    assert ap(pred, gt, iou_threshold=0.76) == 0.0
+
+
+def test_ap_10_90_uses_actis_nine_thresholds() -> None:
+    assert AP_10_90_THRESHOLDS == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    # t = .1 ... .6: 0.5 each (6 x 0.5 = 3.0); t = .7: 0.25; t = .8, .9: 0 -> 3.25 / 9
+    assert ap_10_90(hand_prediction(), hand_groundtruth()) == pytest.approx(3.25 / 9)
+
+
+def test_dsb_map_on_hand_pair() -> None:
+    assert DSB_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    # t = .50, .55, .60: 0.5 each; t = .65, .70, .75: 0.2 each; t = .80 ... .95: 0 -> 2.1 / 10
+    assert dsb_map(hand_prediction(), hand_groundtruth()) == pytest.approx(0.21)
+
+
+def test_dsb_map_equals_elf_mean_segmentation_accuracy_when_not_tied() -> None:
+    pred, gt = _prediction(), _groundtruth()
+    assert dsb_map(pred, gt) == pytest.approx(mean_segmentation_accuracy(pred, gt))
+
+
+def test_exact_iou_at_a_grid_threshold_matches() -> None:
+    # IoU 6/10 = 0.6 exactly: np.arange(0.5, 1, 0.05) has 0.6000000000000001 and would miss it.
+    gt = np.zeros((2, 5), dtype=np.uint8)
+    gt[:, :] = 1
+    pred = np.zeros_like(gt)
+    pred[:, :3] = 1
+    (_, _, at_60, at_65, *_) = match_counts(pred, gt, DSB_THRESHOLDS)
+    assert (at_60.tp, at_65.tp) == (1, 0)
+    assert dsb_map(pred, gt) == pytest.approx(0.3)  # t = .50, .55, .60 score 1
+
+
+def test_instance_metrics_on_hand_pair() -> None:
+    scores = instance_metrics(hand_prediction(), hand_groundtruth())
+    assert list(scores) == ["ap50", "ap_10_90", "f1", "s_dsb", "dsb_map"]
+    assert scores == pytest.approx(
+        {
+            "ap50": 0.5,
+            "ap_10_90": 3.25 / 9,
+            "f1": 4 / 6,  # 2TP / (2TP + FP + FN) = 4 / (4 + 2 + 0)
+            "s_dsb": 0.5,
+            "dsb_map": 0.21,
+        }
+    )
+    assert all(type(value) is float for value in scores.values())
+
+
+def test_instance_metrics_of_perfect_and_empty_predictions() -> None:
+    gt = hand_groundtruth()
+    relabelled = np.where(gt > 0, gt.astype(np.int64) + 40, 0)
+    assert instance_metrics(relabelled, gt) == dict.fromkeys(
+        ["ap50", "ap_10_90", "f1", "s_dsb", "dsb_map"], 1.0
+    )
+    assert set(instance_metrics(np.zeros_like(gt), gt).values()) == {0.0}
+    empty = np.zeros_like(gt)
+    assert set(instance_metrics(empty, empty).values()) == {1.0}
