@@ -1,7 +1,8 @@
 """Regenerate the README's measured sections from their sources (never typed by hand).
 
 - ``default-model-metrics``: ``config.semiseg.validation`` of the embedded default package;
-- ``predict-speed``: ``benchmarks/results/predict_speed.json``.
+- ``predict-speed``: ``benchmarks/results/predict_speed.json``;
+- ``teacher-label-efficiency``: ``benchmarks/results/teacher_label_efficiency.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -53,10 +54,46 @@ def speed_table() -> str:
     return module.table(report)
 
 
+METHOD_NAMES = {"supervised": "supervised baseline", "actis": "ACTIS", "inconsistency": "IM"}
+
+
+def label_efficiency_table() -> str:
+    path = ROOT / "benchmarks" / "results" / "teacher_label_efficiency.json"
+    if not path.is_file():
+        return (
+            "Not measured yet: run `python training/experiments/teacher_label_efficiency.py`, "
+            "then `python scripts/update_readme.py`."
+        )
+    report = json.loads(path.read_text())
+    rows = [
+        "| labeled images | method | AP@0.5 | AP .10:.90 | S_DSB@0.5 | F1@0.5 | seeds | "
+        "train time (s) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report["summary"]:
+        rows.append(
+            f"| {row['budget']} | {METHOD_NAMES[row['method']]} "
+            f"| {row['ap50']:.3f} ± {row['ap50_std']:.3f} | {row['ap10_90']:.3f} "
+            f"| {row['s_dsb50']:.3f} | {row['f1_50']:.3f} | {row['n_seeds']} "
+            f"| {row['seconds']:.0f} |"
+        )
+    steps = report["steps"]
+    rows.append("")
+    rows.append(
+        f"Budget: baseline {steps['baseline']} steps, ACTIS {steps['actis']} further steps, IM "
+        f"{report['generations']} generation(s) of {report['students_per_generation']} students "
+        f"× {steps['student']} steps, unlabeled pool capped at {report['max_unlabeled']} images; "
+        f"device {report['device']} ({report['cpu_threads']} threads); commit "
+        f"{report['git_commit'][:7]}."
+    )
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
     text = _section(text, "predict-speed", speed_table())
+    text = _section(text, "teacher-label-efficiency", label_efficiency_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0

@@ -258,7 +258,8 @@ def train_inconsistency_students(
             labeled,
             validate,
             device=device,
-            seed=seed + 1000 * generation + index,
+            # Distinct from baseline seeds and from other runs' students.
+            seed=1000 * seed + 100 * generation + index,
             steps=steps,
             extra=pairs,
             width_factor=params.width_growth**generation,
