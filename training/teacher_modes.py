@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import tifffile
 import torch
 from torch import nn
 
@@ -24,8 +23,8 @@ from semiseg_zoo.training import (
     TrainingResult,
     UnlabeledPatchDataset,
     predict_whole_image,
+    read_normalised_tif,
     run_self_training,
-    scale_range,
     three_class_targets,
     train_actis,
     train_supervised,
@@ -65,12 +64,7 @@ def load_unlabeled_folder(folder: Path, **norm: float) -> list[np.ndarray]:
     paths = sorted(image_dir.glob("*.tif"))
     if not paths:
         raise FileNotFoundError(f"no *.tif images in {image_dir} (the spec's `unlabeled` folder)")
-    images = []
-    for path in paths:
-        image = tifffile.imread(path)
-        if image.ndim == 3:
-            image = image.mean(axis=-1)
-        images.append(scale_range(image, **norm)[None])
+    images = [read_normalised_tif(path, **norm) for path in paths]
     return images
 
 

@@ -1,7 +1,14 @@
 """Reusable training code (datasets, augmentation, losses, loops); used by ``training/`` scripts."""
 
 from .augment import random_dihedral, random_intensity, strong_intensity
-from .data import LabelledImage, RandomPatchDataset, UnlabeledPatchDataset, load_image_label_folder
+from .data import (
+    LabelledImage,
+    RandomPatchDataset,
+    UnlabeledPatchDataset,
+    load_image_label_folder,
+    random_window,
+    read_normalised_tif,
+)
 from .inconsistency import (
     inconsistency_mask_binary,
     inconsistency_mask_multiclass,
@@ -44,6 +51,8 @@ __all__ = [
     "pseudo_labels",
     "random_dihedral",
     "random_intensity",
+    "random_window",
+    "read_normalised_tif",
     "refine_inconsistency_mask",
     "resolve_device",
     "run_self_training",

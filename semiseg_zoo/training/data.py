@@ -23,6 +23,16 @@ class LabelledImage:
     labels: np.ndarray
 
 
+def read_normalised_tif(
+    path: Path, *, min_percentile: float = 1.0, max_percentile: float = 99.8
+) -> np.ndarray:
+    """A 2D tif as a normalised ``(1, Y, X)`` float32 image (colour: the mean intensity)."""
+    image = tifffile.imread(path)
+    if image.ndim == 3:  # colour: train on the mean intensity
+        image = image.mean(axis=-1)
+    return scale_range(image, min_percentile=min_percentile, max_percentile=max_percentile)[None]
+
+
 def load_image_label_folder(
     folder: Path, *, min_percentile: float = 1.0, max_percentile: float = 99.8
 ) -> list[LabelledImage]:
@@ -35,24 +45,41 @@ def load_image_label_folder(
         label_path = label_dir / image_path.name
         if not label_path.is_file():
             raise FileNotFoundError(f"no labels for {image_path}: expected {label_path}")
-        image = tifffile.imread(image_path)
+        image = read_normalised_tif(
+            image_path, min_percentile=min_percentile, max_percentile=max_percentile
+        )
         labels = tifffile.imread(label_path)
-        if image.shape[:2] != labels.shape:
+        if image.shape[1:] != labels.shape:
             raise ValueError(
                 f"{label_path} has shape {labels.shape} but its image {image_path} has "
-                f"{image.shape[:2]}; labels must match their image"
+                f"{image.shape[1:]}; labels must match their image"
             )
-        if image.ndim == 3:  # colour: train on the mean intensity
-            image = image.mean(axis=-1)
-        image = scale_range(image, min_percentile=min_percentile, max_percentile=max_percentile)
-        items.append(
-            LabelledImage(
-                image_path.stem, image[None], tifffile.imread(label_path).astype(np.int64)
-            )
-        )
+        items.append(LabelledImage(image_path.stem, image, labels.astype(np.int64)))
     if not items:
         raise FileNotFoundError(f"no *.tif images in {image_dir}")
     return items
+
+
+def random_window(
+    image: np.ndarray,
+    target: np.ndarray | None,
+    patch_shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A random ``patch_shape`` window of ``image (C, ...)`` and, if given, ``target (...)``.
+
+    Smaller images are reflect-padded at the end; padded target pixels are background (0).
+    """
+    pads = [max(0, p - s) for p, s in zip(patch_shape, image.shape[1:], strict=True)]
+    if any(pads):
+        image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
+        if target is not None:
+            target = np.pad(target, [(0, p) for p in pads])
+    starts = [
+        int(rng.integers(s - p + 1)) for s, p in zip(image.shape[1:], patch_shape, strict=True)
+    ]
+    window = tuple(slice(s, s + p) for s, p in zip(starts, patch_shape, strict=True))
+    return image[(slice(None), *window)], None if target is None else target[window]
 
 
 class RandomPatchDataset(torch.utils.data.IterableDataset):
@@ -121,16 +148,7 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
     def _patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         index = int(rng.choice(len(self.images), p=self.probabilities))
         image, target = self.images[index], self.targets[index]
-        pads = [max(0, p - s) for p, s in zip(self.patch_shape, target.shape, strict=True)]
-        if any(pads):
-            image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
-            target = np.pad(target, [(0, p) for p in pads])
-        starts = [
-            int(rng.integers(s - p + 1))
-            for s, p in zip(target.shape, self.patch_shape, strict=True)
-        ]
-        window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch_shape, strict=True))
-        image, target = image[(slice(None), *window)], target[window]
+        image, target = random_window(image, target, self.patch_shape, rng)
         if self.augment:
             image, target = random_dihedral(image, target, rng)
             image = strong_intensity(image, rng) if self.strong else random_intensity(image, rng)
@@ -166,12 +184,5 @@ class UnlabeledPatchDataset(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, 1, 0 if worker is None else worker.id])
         while True:
             image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
-            pads = [max(0, p - s) for p, s in zip(self.patch_shape, image.shape[1:], strict=True)]
-            if any(pads):
-                image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
-            starts = [
-                int(rng.integers(s - p + 1))
-                for s, p in zip(image.shape[1:], self.patch_shape, strict=True)
-            ]
-            window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch_shape, strict=True))
-            yield torch.from_numpy(np.ascontiguousarray(image[(slice(None), *window)]))
+            patch, _ = random_window(image, None, self.patch_shape, rng)
+            yield torch.from_numpy(np.ascontiguousarray(patch))
