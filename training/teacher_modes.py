@@ -193,7 +193,8 @@ def train_actis_student(
     steps: int | None = None,
     log: Log = print,
 ) -> tuple[nn.Module, TrainingResult]:
-    """ACTIS: student and teacher start as copies of ``baseline``; returns the best student."""
+    """ACTIS: student and teacher start as copies of ``baseline``; returns the best-validating
+    weights (the student's, or with ``actis.keep: best`` the student's or the teacher's)."""
     params = spec.training.actis
     if params is None:
         raise ValueError(f"spec {spec.name} has no `training.actis` block")
@@ -217,6 +218,7 @@ def train_actis_student(
         teacher_update_every=params.teacher_update_every,
         validate=validate,
         validate_every=params.validate_every,
+        keep=params.keep,
         device=device,
         seed=seed,
         log=log,

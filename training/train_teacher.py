@@ -123,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             baselines = [load_checkpoint(path, spec)[0] for path in args.baseline]
         history = result.history if training.mode == "supervised" and not args.baseline else []
         best_step = result.best_step if training.mode == "supervised" else None
+        kept = "baseline"
         if training.mode == "actis":
             net, result = train_actis_student(
                 spec, baselines[0], labeled, unlabeled, validate,
                 device=device, seed=seed, steps=args.steps,
             )  # fmt: skip
-            history, best_step = result.history, result.best_step
+            history, best_step, kept = result.history, result.best_step, result.best_source
         elif training.mode == "inconsistency":
             im_result, spec = train_inconsistency_students(
                 spec, baselines, labeled, unlabeled, validate,
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
                 "width_factor": width_factor,
                 "best_step": best_step,
+                "kept": kept,
                 "history": history,
             },
             checkpoint_path,

@@ -64,6 +64,7 @@ def train_actis(
     validate: Callable[[nn.Module], float],
     validate_every: int,
     teacher: nn.Module | None = None,
+    keep: str = "student",
     device: str = "cpu",
     seed: int = 0,
     log: Callable[[str], None] = print,
@@ -75,9 +76,12 @@ def train_actis(
     (Eq. 5) together with the labeled batch (which the caller augments); the loss is the masked
     cross-entropy on unlabeled plus the cross-entropy on labeled pixels. SGD with Nesterov
     momentum and cosine decay; every ``teacher_update_every`` steps the teacher moves towards
-    the student by :func:`ema_update`. The student is validated every ``validate_every`` steps;
-    the best student weights are returned with the final teacher and thresholds.
+    the student by :func:`ema_update`. The student is validated every ``validate_every`` steps
+    (with ``keep="best"`` the teacher too); the best weights seen (step 0 is the baseline) are
+    returned with the final teacher and thresholds. ``history`` entries name the ``source``.
     """
+    if keep not in ("student", "best"):
+        raise ValueError(f"`keep` must be 'student' or 'best', not {keep!r}")
     rng = np.random.default_rng(seed)
     student.to(device).train()
     teacher = copy.deepcopy(student) if teacher is None else teacher
@@ -98,6 +102,7 @@ def train_actis(
     result = TrainingResult(
         {k: v.detach().cpu().clone() for k, v in student.state_dict().items()}, initial, 0
     )
+    result.best_source = "baseline"
     log(f"step 0/{steps}  val score {initial:.4f} (baseline)")
     sums = {"loss": 0.0, "supervised": 0.0, "semi": 0.0, "reliable": 0.0}
     count, start = 0, time.perf_counter()
@@ -130,21 +135,29 @@ def train_actis(
         if step % validate_every == 0 or step == steps:
             score = validate(student)
             entry = {"step": step, **{k: v / count for k, v in sums.items()}, "score": score}
+            candidates = [("student", student, score)]
+            if keep == "best":
+                entry["teacher_score"] = validate(teacher)
+                candidates.append(("teacher", teacher, entry["teacher_score"]))
             entry["thresholds"] = [round(v, 4) for v in thresholds.values]
             entry["seconds"] = time.perf_counter() - start
             result.history.append(entry)
             sums = dict.fromkeys(sums, 0.0)
             count = 0
-            if score > result.best_score:
-                result.best_score, result.best_step = score, step
-                result.best_state = {
-                    k: v.detach().cpu().clone() for k, v in student.state_dict().items()
-                }
+            for source, net, value in candidates:
+                if value > result.best_score:
+                    result.best_score, result.best_step = value, step
+                    result.best_source = source
+                    result.best_state = {
+                        k: v.detach().cpu().clone() for k, v in net.state_dict().items()
+                    }
+            teacher_text = f" teacher {entry['teacher_score']:.4f}" if keep == "best" else ""
             log(
                 f"step {step}/{steps}  loss {entry['loss']:.4f} (sup {entry['supervised']:.4f}, "
                 f"semi {entry['semi']:.4f}, reliable {entry['reliable']:.2f})  thresholds "
-                f"{entry['thresholds']}  val score {score:.4f}  best {result.best_score:.4f} @ "
-                f"{result.best_step}  {entry['seconds']:.0f}s"
+                f"{entry['thresholds']}  val score {score:.4f}{teacher_text}  best "
+                f"{result.best_score:.4f} @ {result.best_step} ({result.best_source})  "
+                f"{entry['seconds']:.0f}s"
             )
     return result, teacher, thresholds
 

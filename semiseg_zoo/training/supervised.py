@@ -21,6 +21,7 @@ class TrainingResult:
     best_score: float
     best_step: int
     history: list[dict[str, float]] = field(default_factory=list)
+    best_source: str = "model"
 
 
 def resolve_device(device: str) -> str:
@@ -45,13 +46,21 @@ def train_supervised(
     validate: Callable[[nn.Module], float],
     validate_every: int,
     device: str = "cpu",
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainingResult:
-    """Train ``net`` (which must have ``forward_logits``) with weighted cross-entropy.
+    """Train ``net`` (which must have ``forward_logits``) with AdamW and cosine decay.
 
-    ``validate(net)`` returns a score to maximise; it runs every ``validate_every`` steps and at
-    the end, and the weights with the highest score are returned.
+    The loss is ``loss(logits, target)`` if given, else the cross-entropy weighted by
+    ``class_weights``. ``validate(net)`` returns a score to maximise; it runs every
+    ``validate_every`` steps and at the end, and the weights with the highest score are returned.
     """
+
+    def objective(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if loss is not None:
+            return loss(logits, target)
+        return weighted_cross_entropy(logits, target, class_weights)
+
     net.to(device).train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
@@ -59,14 +68,12 @@ def train_supervised(
     running_loss, start = 0.0, time.perf_counter()
     for step in range(1, steps + 1):
         image, target = next(batches)
-        loss = weighted_cross_entropy(
-            net.forward_logits(image.to(device)), target.to(device), class_weights
-        )
+        value = objective(net.forward_logits(image.to(device)), target.to(device))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
         scheduler.step()
-        running_loss += loss.item()
+        running_loss += value.item()
         if step % validate_every == 0 or step == steps:
             score = validate(net)
             entry = {

@@ -120,3 +120,54 @@ def test_a_few_actis_steps_lower_the_loss_and_move_the_teacher() -> None:
     seen = [v for v in thresholds.values if not np.isnan(v)]
     assert seen and all(0 < v < 1 for v in seen)
     assert all(0 < entry["reliable"] <= 1 for entry in result.history)
+
+
+def _short_actis_run(keep: str, validate) -> tuple:
+    image, labels = synthetic_nuclei((64, 64), n_objects=6, radius=(5.0, 8.0), seed=0)
+    items = [LabelledImage("s0", scale_range(image)[None], labels.astype(np.int64))]
+    unlabeled = [scale_range(synthetic_nuclei((64, 64), n_objects=6, seed=10)[0])[None]]
+    student = _net(0)
+    teacher = copy.deepcopy(student)
+    result, _, _ = train_actis(
+        student,
+        _batches(RandomPatchDataset(items, (32, 32), seed=0), 2),
+        _batches(UnlabeledPatchDataset(unlabeled, (32, 32), seed=0), 2),
+        steps=6, learning_rate=0.05, momentum=0.9, weight_decay=0.0, class_weights=None,
+        percentile=0.2, threshold_ema=0.99, teacher_ema=0.5, teacher_update_every=1,
+        validate=lambda net: validate(net, teacher), validate_every=3, teacher=teacher,
+        keep=keep, log=lambda _: None,
+    )  # fmt: skip
+    return result, teacher
+
+
+def test_keep_best_returns_the_teacher_weights_when_the_teacher_validates_better() -> None:
+    calls: list[tuple[bool, dict]] = []
+
+    def validate(net, teacher) -> float:
+        calls.append((net is teacher, copy.deepcopy(net.state_dict())))
+        return 0.9 if net is teacher else 0.1
+
+    result, _ = _short_actis_run("best", validate)
+    # Step 0 (baseline), then student and teacher at steps 3 and 6.
+    assert [is_teacher for is_teacher, _ in calls] == [False, False, True, False, True]
+    assert result.best_source == "teacher" and result.best_step == 3
+    assert result.best_score == pytest.approx(0.9)
+    assert all(torch.equal(result.best_state[k], v) for k, v in calls[2][1].items())
+    assert [entry["teacher_score"] for entry in result.history] == [0.9, 0.9]
+
+
+def test_keep_student_never_validates_or_returns_the_teacher() -> None:
+    calls: list[bool] = []
+
+    def validate(net, teacher) -> float:
+        calls.append(net is teacher)
+        return 0.9 if net is teacher else 0.1 * len(calls)
+
+    result, _ = _short_actis_run("student", validate)
+    assert calls == [False, False, False]
+    assert result.best_source == "student" and result.best_step == 6
+
+
+def test_unknown_keep_choice_is_rejected() -> None:
+    with pytest.raises(ValueError, match="`keep` must be 'student' or 'best'"):
+        _short_actis_run("teacher", lambda net, teacher: 0.0)

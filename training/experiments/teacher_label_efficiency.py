@@ -173,12 +173,14 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"== budget {budget}, seed {seed}: ACTIS", flush=True)
             start = time.perf_counter()
-            student, _ = train_actis_student(
+            student, actis_result = train_actis_student(
                 actis_spec, net, labeled, unlabeled, validate,
                 device=device, seed=seed, steps=steps["actis"],
             )  # fmt: skip
+            kept = {"kept": actis_result.best_source, "best_step": actis_result.best_step}
             record(payload, args, budget, seed, "actis", student, actis_spec, val_items, device,
-                   seconds + time.perf_counter() - start, labeled_names, len(unlabeled))  # fmt: skip
+                   seconds + time.perf_counter() - start, labeled_names, len(unlabeled),
+                   kept)  # fmt: skip
 
             print(f"== budget {budget}, seed {seed}: Inconsistency Masks", flush=True)
             partner = seed_list[(seed_list.index(seed) + 1) % len(seed_list)]
