@@ -14,6 +14,33 @@ def _table(rows: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _input_text(spec: ModelSpec) -> str:
+    if spec.kind == "enhancer":
+        features = spec.features
+        return (
+            "A Random Forest's probability map of the class in the output (range [0, 1], no "
+            "normalisation), never raw data: train the forest on your image with a few brush "
+            "strokes (ilastik pixel classification, or `semiseg-enhance`) on the features "
+            f"{features.names} at scales {features.sigmas}. In ilastik the model appears in the "
+            "Trainable Domain Adaptation workflow (tag `shallow2deep`)."
+        )
+    return (
+        f"Raw intensities (range {list(spec.input.data_range)}), normalised inside the package "
+        f"by `{spec.input.preprocessing.name if spec.input.preprocessing else 'none'}`."
+    )
+
+
+def _usage(spec: ModelSpec) -> str:
+    if spec.kind == "enhancer":
+        return (
+            "```\nsemiseg-enhance image.tif --scribbles strokes.tif "
+            f"--model {spec.name}.zip -o out/\n"
+            "semiseg-enhance image.tif --rf-probabilities ilastik_probabilities.tif "
+            f"--model {spec.name}.zip -o out/\n```"
+        )
+    return f"```\nsemiseg-predict images/*.tif --model {spec.name}.zip -o out/\n```"
+
+
 def package_readme(
     spec: ModelSpec, postprocessing: Mapping[str, Any], validation: Mapping[str, Any]
 ) -> str:
@@ -32,9 +59,7 @@ Made with [semiseg-zoo](https://pypi.org/project/semiseg-zoo/) (kind: `{spec.kin
 ## Input
 
 One tensor `{spec.input.axes}`, {spec.input.channels} channel(s); spatial axes `{spatial}` of
-size {spec.input.min_shape} + n * {spec.input.step}. Raw intensities (range
-{list(spec.input.data_range)}), normalised inside the package by
-`{spec.input.preprocessing.name if spec.input.preprocessing else "none"}`.
+size {spec.input.min_shape} + n * {spec.input.step}. {_input_text(spec)}
 
 ## Output
 
@@ -45,9 +70,7 @@ network), same spatial size as the input; crop a halo of {spec.output.halo} pixe
 
 `config.semiseg.postprocessing`: {recipe}. With semiseg-zoo:
 
-```
-semiseg-predict images/*.tif --model {spec.name}.zip -o out/
-```
+{_usage(spec)}
 
 ## Training data
 

@@ -168,6 +168,10 @@ def export_package(
             "training_data": " ".join(spec.training.data_description.split()),
             "spec": spec.model_dump(mode="json"),
         }
+        if spec.kind == "enhancer":
+            # What a user must reproduce to make this enhancer's input (ilastik or semiseg-enhance).
+            semiseg_config["features"] = spec.features.model_dump(mode="json")
+            semiseg_config["training_source"] = spec.training.source.model_dump(mode="json")
         description = build_description(spec, files, semiseg_config=semiseg_config)
         staged = folder / "staged.zip"
         write_legacy_layout(description, staged)

@@ -1,5 +1,6 @@
 """Pure functions: network outputs (numpy) → uint32 instance labels, registered by name."""
 
+from .distance_watershed import distance_watershed_from_boundaries
 from .labels import remove_small_objects
 from .registry import apply_postprocessing, available_methods, register_postprocessing
 from .threshold import connected_components_from_foreground
@@ -9,6 +10,7 @@ __all__ = [
     "apply_postprocessing",
     "available_methods",
     "connected_components_from_foreground",
+    "distance_watershed_from_boundaries",
     "register_postprocessing",
     "remove_small_objects",
     "watershed_from_probabilities",

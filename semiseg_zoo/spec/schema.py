@@ -92,7 +92,21 @@ class ThresholdParams(_Strict):
     min_size: int = Field(0, ge=0)
 
 
-PostprocessingSpec = Annotated[WatershedParams | ThresholdParams, Field(discriminator="method")]
+class DistanceWatershedParams(_Strict):
+    """Watershed of a boundary map from distance-transform seeds, per 2D image (slices of a stack
+    are segmented one by one): the shallow2deep recipe for membrane probabilities."""
+
+    method: Literal["distance_watershed"] = "distance_watershed"
+    threshold: float = Field(0.5, gt=0, lt=1, description="boundary below this is cell interior")
+    sigma_seeds: float = Field(2.0, ge=0, description="smoothing of the distance map for seeds")
+    sigma_weights: float = Field(2.0, ge=0, description="smoothing of the flooded height map")
+    alpha: float = Field(0.9, ge=0, le=1, description="weight of the boundary map vs distance")
+    min_size: int = Field(0, ge=0)
+
+
+PostprocessingSpec = Annotated[
+    WatershedParams | ThresholdParams | DistanceWatershedParams, Field(discriminator="method")
+]
 
 
 class ActisParams(_Strict):
@@ -115,6 +129,13 @@ class ActisParams(_Strict):
     teacher_ema: float = Field(0.99, ge=0, lt=1, description="teacher <- a*teacher + (1-a)*student")
     teacher_update_every: int = Field(100, ge=1, description="steps between teacher updates")
     validate_every: int = Field(100, ge=1)
+    keep: Literal["student", "best"] = Field(
+        "student",
+        description=(
+            "weights kept: the best-validating student (ACTIS), or the best-validating of "
+            "student and mean teacher (each validated at every check)"
+        ),
+    )
 
 
 class InconsistencyParams(_Strict):
@@ -181,6 +202,67 @@ class TrainingSpec(_Strict):
         return self
 
 
+class FeatureSpec(_Strict):
+    """ilastik-style pixel features the Random Forest sees (names and Gaussian scales)."""
+
+    names: list[str] = Field(min_length=1)
+    sigmas: list[float] = Field(min_length=1)
+
+
+class SourceData(_Strict):
+    """Densely labeled source data, relative to the data root: a stack (``raw`` and ``labels``
+    tif files of the same shape, used slice by slice) or an ``images/``+``labels/`` folder (only
+    ``raw`` given). ``positive`` says which label values form the target class: ``nonzero``
+    (instances or a 0/1 mask: foreground) or ``zero`` (ISBI-style 0 = membrane: boundaries)."""
+
+    raw: str
+    labels: str | None = None
+    positive: Literal["nonzero", "zero"] = "nonzero"
+    boundaries_of_instances: bool = Field(
+        False, description="target = boundaries of the label image's instances (2 px wide)"
+    )
+
+
+class EnhancerTrainingSpec(_Strict):
+    """shallow2deep source-side training (Matskevych et al. 2022, Sec. 2.1).
+
+    ``n_forests`` Random Forests of ``trees_per_forest`` trees are each trained on a randomly
+    sized and placed patch (side in ``forest_patch_size``) of one training image, from
+    ``pixels_per_class`` class-balanced pixels; each predicts its whole image, and those
+    probability maps (cached on disk) are the enhancer's inputs. The last ``val_images`` images
+    (slices of a stack) are held out for validation (a fresh set of forests).
+    """
+
+    source: SourceData
+    val_images: int = Field(2, ge=1)
+    val: str = Field(description="description of the held-out validation images")
+    data_description: str
+    n_forests: int = Field(48, ge=1)
+    val_forests: int = Field(8, ge=1)
+    trees_per_forest: int = Field(10, ge=1)
+    forest_patch_size: tuple[int, int] = (64, 256)
+    pixels_per_class: int = Field(500, ge=1)
+    loss: Literal["bce", "dice"] = "bce"
+    patch_shape: list[int]
+    batch_size: int = Field(8, ge=1)
+    steps: int = Field(2000, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    validate_every: int = Field(250, ge=1)
+    seed: int = 0
+    thresholds: list[float] = Field(
+        default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7],
+        description="post-processing thresholds tried on validation",
+    )
+
+    @model_validator(mode="after")
+    def _patch_sizes(self) -> EnhancerTrainingSpec:
+        low, high = self.forest_patch_size
+        if not 8 <= low <= high:
+            raise ValueError("`forest_patch_size` must be (min, max) with 8 <= min <= max")
+        return self
+
+
 class _ModelSpecBase(_Strict):
     version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -193,7 +275,7 @@ class _ModelSpecBase(_Strict):
     input: InputSpec
     output: OutputSpec
     postprocessing: PostprocessingSpec
-    training: TrainingSpec
+    training: TrainingSpec | EnhancerTrainingSpec
     tile: list[int] = Field(description="default spatial tile shape for inference")
 
     @model_validator(mode="after")
@@ -213,7 +295,7 @@ class _ModelSpecBase(_Strict):
                 )
         kwargs = self.architecture.kwargs
         n_out = len(self.output.channel_names)
-        weights = self.training.class_weights
+        weights = getattr(self.training, "class_weights", None)
         if weights is not None and len(weights) != n_out:
             raise ValueError(
                 f"`training.class_weights` has {len(weights)} values for {n_out} output channels"
@@ -223,7 +305,10 @@ class _ModelSpecBase(_Strict):
             raise ValueError(
                 f"`input.channel_names` has {len(names)} names for {self.input.channels} channels"
             )
-        for field in ("seed_thresholds", "foreground_thresholds"):
+        fields = ("seed_thresholds", "foreground_thresholds")
+        if isinstance(self.training, EnhancerTrainingSpec):
+            fields = ("thresholds",)
+        for field in fields:
             values = getattr(self.training, field)
             if not values or not all(0 < v < 1 for v in values):
                 raise ValueError(f"`training.{field}` must be a non-empty list of values in (0, 1)")
@@ -247,6 +332,7 @@ class TeacherSpec(_ModelSpecBase):
     """A 3-class (background, interior, boundary) network (ACTIS / Inconsistency Masks)."""
 
     kind: Literal["teacher"]
+    training: TrainingSpec
 
     @model_validator(mode="after")
     def _three_classes(self) -> TeacherSpec:
@@ -259,5 +345,33 @@ class TeacherSpec(_ModelSpecBase):
         return self
 
 
-ModelSpec = TeacherSpec
-SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {"teacher": TeacherSpec}
+class EnhancerSpec(_ModelSpecBase):
+    """A shallow2deep Prediction Enhancer: Random Forest probabilities in, improved probability of
+    one class (foreground or boundary) out, sigmoid inside the network."""
+
+    kind: Literal["enhancer"]
+    features: FeatureSpec
+    training: EnhancerTrainingSpec
+
+    @model_validator(mode="after")
+    def _one_probability(self) -> EnhancerSpec:
+        if self.input.preprocessing is not None:
+            raise ValueError(
+                "an enhancer's input is a probability map in [0, 1]: `input.preprocessing` must "
+                "be absent"
+            )
+        if tuple(self.input.data_range) != (0.0, 1.0):
+            raise ValueError("an enhancer's `input.data_range` must be [0, 1]")
+        if len(self.output.channel_names) != 1 or self.output.activation != "sigmoid":
+            raise ValueError("an enhancer has one output channel with `activation: sigmoid`")
+        if "shallow2deep" not in self.tags:
+            raise ValueError("an enhancer's `tags` must include shallow2deep (ilastik finds it so)")
+        if self.postprocessing.method == "watershed":
+            raise ValueError(
+                "an enhancer's `postprocessing.method` must be threshold or distance_watershed"
+            )
+        return self
+
+
+ModelSpec = TeacherSpec | EnhancerSpec
+SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {"teacher": TeacherSpec, "enhancer": EnhancerSpec}

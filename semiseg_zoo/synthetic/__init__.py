@@ -1,5 +1,6 @@
 """Synthetic images made by the project (test tensors, the demo's sample image, tests)."""
 
+from .cells import synthetic_cells
 from .nuclei import synthetic_nuclei
 
-__all__ = ["synthetic_nuclei"]
+__all__ = ["synthetic_cells", "synthetic_nuclei"]

@@ -116,11 +116,16 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         seed: int = 0,
         augment: bool = True,
         strong: bool = False,
+        intensity: bool = True,
     ) -> RandomPatchDataset:
         """Patches of ``images (C, Y, X)`` with ready class ``targets (Y, X)`` (e.g. pseudo-labels
-        that contain an ignore class)."""
+        that contain an ignore class). ``intensity=False`` keeps the geometric augmentation only
+        (for inputs that are probabilities, not intensities)."""
         dataset = cls.__new__(cls)
-        dataset._setup(images, targets, patch_shape, seed=seed, augment=augment, strong=strong)
+        dataset._setup(
+            images, targets, patch_shape, seed=seed, augment=augment, strong=strong,
+            intensity=intensity,
+        )  # fmt: skip
         return dataset
 
     def _setup(
@@ -132,6 +137,7 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         seed: int,
         augment: bool,
         strong: bool,
+        intensity: bool = True,
     ) -> None:
         if not images:
             raise ValueError("no images to sample patches from")
@@ -141,6 +147,7 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         self.seed = seed
         self.augment = augment
         self.strong = strong
+        self.intensity = intensity
         # Larger images are sampled more often, proportional to their area.
         areas = np.array([target.size for target in targets], dtype=float)
         self.probabilities = areas / areas.sum()
@@ -151,7 +158,10 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
         image, target = random_window(image, target, self.patch_shape, rng)
         if self.augment:
             image, target = random_dihedral(image, target, rng)
-            image = strong_intensity(image, rng) if self.strong else random_intensity(image, rng)
+            if self.strong:
+                image = strong_intensity(image, rng)
+            elif self.intensity:
+                image = random_intensity(image, rng)
         return image, target
 
     def __iter__(self):

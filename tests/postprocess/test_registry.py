@@ -11,6 +11,7 @@ from semiseg_zoo.postprocess import (
     apply_postprocessing,
     available_methods,
     connected_components_from_foreground,
+    distance_watershed_from_boundaries,
     register_postprocessing,
     registry,
     watershed_from_probabilities,
@@ -38,7 +39,8 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def test_builtin_methods_are_registered() -> None:
-    assert available_methods() == ["threshold", "watershed"]
+    assert available_methods() == ["distance_watershed", "threshold", "watershed"]
+    assert registry._METHODS["distance_watershed"] is distance_watershed_from_boundaries
     assert registry._METHODS["watershed"] is watershed_from_probabilities
     assert registry._METHODS["threshold"] is connected_components_from_foreground
 
@@ -100,7 +102,7 @@ def test_apply_does_not_mutate_recipe_or_input() -> None:
 def test_unknown_method(recipe: dict, shown: str) -> None:
     with pytest.raises(
         ValueError,
-        match=rf"unknown post-processing method {shown}; expected one of \['threshold', 'watershed'\]",
+        match=rf"unknown post-processing method {shown}; expected one of \['distance_watershed', 'threshold', 'watershed'\]",
     ):
         apply_postprocessing(PROBABILITIES, recipe)
 

@@ -14,6 +14,7 @@ import yaml
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import (
     DATA_ENV,
+    EnhancerSpec,
     ScaleRange,
     SpecError,
     TeacherSpec,
@@ -50,7 +51,8 @@ def test_shipped_specs_exist() -> None:
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_loads(path: Path) -> None:
     spec = load_spec(path)
-    assert isinstance(spec, TeacherSpec)
+    assert isinstance(spec, (TeacherSpec, EnhancerSpec))
+    assert spec.kind == path.stem.split("_")[0]
     n_spatial = len(spec.input.axes) - 2
     assert len(spec.tile) == len(spec.output.halo) == len(spec.input.min_shape) == n_spatial
     # The default tile is a valid input shape and leaves room after cropping the halo.
@@ -196,7 +198,7 @@ def test_every_invalid_field_is_listed(valid_spec: dict[str, Any]) -> None:
 def test_wrong_kind(valid_spec: dict[str, Any], kind: Any) -> None:
     valid_spec["kind"] = kind
     with pytest.raises(
-        SpecError, match=rf"k\.yaml: kind: expected one of \['teacher'\], got {kind!r}"
+        SpecError, match=rf"k\.yaml: kind: expected one of \['enhancer', 'teacher'\], got {kind!r}"
     ):
         parse_spec(valid_spec, "k.yaml")
 
