@@ -1,5 +1,5 @@
-"""Post-processing threshold tuning of enhancers on validation maps, used by
-``train_enhancer.py`` and the transfer experiment."""
+"""Post-processing threshold tuning of enhancers on validation maps and synthetic images of an
+enhancer's task, used by ``train_enhancer.py``, the pseudo-label mode and the experiments."""
 
 from __future__ import annotations
 
@@ -9,6 +9,22 @@ import numpy as np
 
 from semiseg_zoo.evaluation import mean_instance_scores, variation_of_information
 from semiseg_zoo.postprocess import apply_postprocessing
+from semiseg_zoo.spec import EnhancerSpec
+from semiseg_zoo.synthetic import synthetic_cells, synthetic_nuclei
+
+
+def synthetic_task_image(spec: EnhancerSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic 256x256 uint8 image of the enhancer's task and its semantic target (uint8,
+    1 = the enhancer's class): membranes of synthetic cells for boundary enhancers, synthetic
+    nuclei for foreground ones. Made entirely here, so packages may ship it."""
+    boundary = (
+        spec.training.source.positive == "zero" or spec.training.source.boundaries_of_instances
+    )
+    if boundary:
+        image, labels = synthetic_cells((256, 256), seed=seed)
+        return image, (labels == 0).astype(np.uint8)
+    image, labels = synthetic_nuclei((256, 256), seed=seed)
+    return image, (labels > 0).astype(np.uint8)
 
 
 def segmentation_score(

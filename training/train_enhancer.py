@@ -7,6 +7,15 @@ U-Net that learns to predict the ground truth from them, never seeing raw data. 
 numbers recorded in the package.
 
     python training/train_enhancer.py --spec model_specs/enhancer_mito_em.yaml
+
+With ``--pseudo-label-net`` it trains no enhancer but uses one (``--enhancer``, default this
+spec's run output) for shallow2deep domain adaptation (Sec. 2.2): a Random Forest from scribbles
+on the target data, improved by the enhancer, gives soft pseudo-labels on which a fresh U-Net of
+the enhancer's architecture learns from the raw target images; it is exported as a
+``pseudo_label_net`` package.
+
+    python training/train_enhancer.py --spec model_specs/enhancer_mito_em.yaml \
+        --pseudo-label-net target_raw.tif --scribbles target_scribbles.tif
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 
 from semiseg_zoo.features import FeatureSet, compute_features
@@ -25,7 +35,6 @@ from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.shallow import simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
 from semiseg_zoo.spec import EnhancerSpec, data_root, load_spec
-from semiseg_zoo.synthetic import synthetic_cells, synthetic_nuclei
 from semiseg_zoo.training import resolve_device
 from semiseg_zoo.training.enhancer import (
     enhance_maps,
@@ -37,7 +46,15 @@ from semiseg_zoo.training.enhancer_data import load_source_images
 from semiseg_zoo.training.forest_maps import forest_maps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enhancer_steps import tune_threshold  # noqa: E402
+from enhancer_steps import synthetic_task_image, tune_threshold  # noqa: E402
+from pseudo_label_steps import (  # noqa: E402
+    enhancer_pseudo_labels,
+    enhancer_spec_of,
+    fit_pseudo_label_net,
+    pseudo_label_agreement,
+    pseudo_label_training,
+    sample_raw_input,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--from-checkpoint", type=Path, help="skip training: tune thresholds and export"
     )
+    target = parser.add_argument_group("pseudo-label mode (shallow2deep domain adaptation)")
+    target.add_argument(
+        "--pseudo-label-net",
+        type=Path,
+        metavar="TARGET_RAW",
+        help="train a U-Net on this raw target tif (2D, or a (Z, Y, X) stack used as 2D slices) "
+        "from the enhancer's pseudo-labels instead of training an enhancer",
+    )
+    target.add_argument(
+        "--scribbles",
+        type=Path,
+        metavar="TARGET_SCRIBBLES",
+        help="scribbles tif of TARGET_RAW's shape: 0 unlabeled, 1 background, 2 the enhancer's "
+        "class",
+    )
+    target.add_argument(
+        "--enhancer", type=Path, help="enhancer package zip (default runs/<name>/<name>.zip)"
+    )
+    target.add_argument("--pl-steps", type=int, default=2000, help="training steps (default 2000)")
     return parser
 
 
@@ -63,15 +99,7 @@ def synthetic_rf_input(spec: EnhancerSpec, seed: int = 0) -> np.ndarray:
     """A Random Forest probability map made entirely here: a synthetic image of the enhancer's
     task (nuclei for foreground enhancers, membranes for boundary ones), simulated scribbles and
     a forest on the spec's features. Used as the package's test and sample input."""
-    boundary = (
-        spec.training.source.positive == "zero" or spec.training.source.boundaries_of_instances
-    )
-    if boundary:
-        image, labels = synthetic_cells((256, 256), seed=seed)
-        semantic = (labels == 0).astype(np.uint8)
-    else:
-        image, labels = synthetic_nuclei((256, 256), seed=seed)
-        semantic = (labels > 0).astype(np.uint8)
+    image, semantic = synthetic_task_image(spec, seed)
     scribbles = simulate_scribbles(semantic, n_strokes_per_class=6, stroke_width=3, seed=seed)
     return rf_probabilities_from_scribbles(
         image, scribbles, feature_set_of(spec), n_trees=20, seed=seed
@@ -86,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.pseudo_label_net is not None or args.scribbles is not None:
+        return pseudo_label_main(args, spec, device)
     training = spec.training
     root = args.data_root or data_root()
     run_dir = args.output.parent if args.output else Path("runs") / spec.name
@@ -186,6 +216,74 @@ def main(argv: list[str] | None = None) -> int:
         net.cpu(),
         spec,
         sample_input=synthetic_rf_input(spec),
+        output_path=output,
+        postprocessing=recipe,
+        validation=validation,
+        overwrite=True,
+    )
+    print(f"wrote {output}")
+    return 0
+
+
+def pseudo_label_main(args: argparse.Namespace, spec: EnhancerSpec, device: str) -> int:
+    """``--pseudo-label-net``: enhancer pseudo-labels on the target → trained, exported U-Net."""
+    if args.pseudo_label_net is None or args.scribbles is None:
+        raise SystemExit("--pseudo-label-net and --scribbles go together; give both")
+    enhancer_path = args.enhancer or Path("runs") / spec.name / f"{spec.name}.zip"
+    if args.output is not None and args.output.suffix != ".zip":
+        raise SystemExit(f"--output must end in .zip, got {args.output}")
+    if args.pl_steps < 1:
+        raise SystemExit(f"--pl-steps must be at least 1, got {args.pl_steps}")
+    for flag, path in [
+        ("--pseudo-label-net", args.pseudo_label_net),
+        ("--scribbles", args.scribbles),
+    ]:
+        if not path.is_file():
+            raise SystemExit(f"{flag}: {path} does not exist")
+    if not enhancer_path.is_file():
+        raise SystemExit(
+            f"--enhancer: {enhancer_path} does not exist (train the enhancer first: run without "
+            "--pseudo-label-net, or name a package with --enhancer)"
+        )
+    raw, scribbles = tifffile.imread(args.pseudo_label_net), tifffile.imread(args.scribbles)
+    if raw.ndim not in (2, 3) or raw.shape != scribbles.shape:
+        raise SystemExit(
+            f"--pseudo-label-net has shape {raw.shape} and --scribbles {scribbles.shape}; expected "
+            "two (Y, X) or (Z, Y, X) images of the same shape"
+        )
+
+    from semiseg_zoo.inference import load_model
+
+    model = load_model(enhancer_path, device="cuda" if device == "cuda" else "cpu")
+    enhancer, recipe = enhancer_spec_of(model.package)
+    slices = "1 image" if raw.ndim == 2 else f"{raw.shape[0]} slices"
+    training = pseudo_label_training(
+        enhancer,
+        target=f"{args.pseudo_label_net.name} ({slices} of {raw.shape[-2]}x{raw.shape[-1]})",
+        steps=args.pl_steps,
+        seed=spec.training.seed,
+    )
+    start = time.perf_counter()
+    data = enhancer_pseudo_labels(
+        model, [raw], [scribbles], n_trees=training.n_trees, seed=training.seed
+    )
+    print(f"pseudo-labels of {len(data.images)} slices in {time.perf_counter() - start:.0f}s")
+    net, pl_spec, result = fit_pseudo_label_net(enhancer, recipe, data, training, device=device)
+    print(f"trained in {time.perf_counter() - start:.0f}s")
+    validation = pseudo_label_agreement(net, data)
+    print(f"validation: {validation}")
+    output = args.output or Path("runs") / spec.name / f"{pl_spec.name}.zip"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(
+        json.dumps({"validation": validation, "history": result.history}, indent=2)
+    )
+
+    from semiseg_zoo.export import export_package
+
+    export_package(
+        net,
+        pl_spec,
+        sample_input=sample_raw_input(enhancer),
         output_path=output,
         postprocessing=recipe,
         validation=validation,

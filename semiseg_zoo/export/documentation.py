@@ -24,6 +24,16 @@ def _input_text(spec: ModelSpec) -> str:
             f"{features.names} at scales {features.sigmas}. In ilastik the model appears in the "
             "Trainable Domain Adaptation workflow (tag `shallow2deep`)."
         )
+    if spec.kind == "pseudo_label_net":
+        training = spec.training
+        return (
+            f"Raw intensities (range {list(spec.input.data_range)}), normalised inside the "
+            f"package by `scale_range`. This network was trained for one target domain "
+            f"({training.target}) without its labels, from the soft pseudo-labels of the "
+            f"shallow2deep Prediction Enhancer `{training.enhancer}` (shallow2deep domain "
+            "adaptation): it fits data like that and may fail elsewhere. For other data, start "
+            f"from `{training.enhancer}` with `semiseg-enhance` and your own scribbles."
+        )
     return (
         f"Raw intensities (range {list(spec.input.data_range)}), normalised inside the package "
         f"by `{spec.input.preprocessing.name if spec.input.preprocessing else 'none'}`."

@@ -2,6 +2,7 @@
 
 from .load import SpecError, load_spec, parse_spec
 from .paths import DATA_ENV, data_root
+from .pseudo_label import PSEUDO_LABEL_TAGS, default_pseudo_label_net_name, pseudo_label_net_spec
 from .schema import (
     SPEC_CLASSES,
     ActisParams,
@@ -17,6 +18,8 @@ from .schema import (
     ModelSpec,
     OutputSpec,
     PostprocessingSpec,
+    PseudoLabelNetSpec,
+    PseudoLabelTrainingSpec,
     ScaleRange,
     SourceData,
     TeacherSpec,
@@ -28,6 +31,7 @@ from .schema import (
 
 __all__ = [
     "DATA_ENV",
+    "PSEUDO_LABEL_TAGS",
     "SPEC_CLASSES",
     "ActisParams",
     "Architecture",
@@ -42,6 +46,8 @@ __all__ = [
     "ModelSpec",
     "OutputSpec",
     "PostprocessingSpec",
+    "PseudoLabelNetSpec",
+    "PseudoLabelTrainingSpec",
     "ScaleRange",
     "SourceData",
     "SpecError",
@@ -51,6 +57,8 @@ __all__ = [
     "WatershedParams",
     "ZeroMeanUnitVariance",
     "data_root",
+    "default_pseudo_label_net_name",
     "load_spec",
     "parse_spec",
+    "pseudo_label_net_spec",
 ]

@@ -263,6 +263,35 @@ class EnhancerTrainingSpec(_Strict):
         return self
 
 
+class PseudoLabelTrainingSpec(_Strict):
+    """shallow2deep target-side training (Matskevych et al. 2022, Sec. 2.2): a U-Net on the raw
+    target images learns from the soft pseudo-labels of the Prediction Enhancer ``enhancer``
+    (a Random Forest trained on scribbles on the target, improved by the enhancer), with a
+    mean-teacher consistency term and confidence label rectification (Eq. 1-8)."""
+
+    target: str = Field(description="the target data: raw images (no labels) and scribbles")
+    enhancer: str = Field(description="name of the enhancer package that made the pseudo-labels")
+    val: str = Field(
+        "none: the target data have no labels; the final weights are kept",
+        description="description of the data used for validation, if any",
+    )
+    data_description: str
+    n_trees: int = Field(100, ge=1, description="trees of the Random Forest on the scribbles")
+    loss: Literal["bce", "dice"] = "bce"
+    patch_shape: list[int]
+    batch_size: int = Field(8, ge=1)
+    steps: int = Field(2000, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    ema_alpha: float = Field(0.999, ge=0, le=1, description="mean teacher EMA factor (Eq. 2)")
+    rectification_momentum: float = Field(
+        0.999, ge=0, le=1, description="EMA factor of the confidence levels (Eq. 8)"
+    )
+    rectification: bool = Field(True, description="confidence label rectification (Eq. 6-8)")
+    consistency: bool = Field(True, description="consistency term with the mean teacher (Eq. 1)")
+    seed: int = 0
+
+
 class _ModelSpecBase(_Strict):
     version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -275,7 +304,7 @@ class _ModelSpecBase(_Strict):
     input: InputSpec
     output: OutputSpec
     postprocessing: PostprocessingSpec
-    training: TrainingSpec | EnhancerTrainingSpec
+    training: TrainingSpec | EnhancerTrainingSpec | PseudoLabelTrainingSpec
     tile: list[int] = Field(description="default spatial tile shape for inference")
 
     @model_validator(mode="after")
@@ -305,8 +334,10 @@ class _ModelSpecBase(_Strict):
             raise ValueError(
                 f"`input.channel_names` has {len(names)} names for {self.input.channels} channels"
             )
-        fields = ("seed_thresholds", "foreground_thresholds")
-        if isinstance(self.training, EnhancerTrainingSpec):
+        fields: tuple[str, ...] = ()
+        if isinstance(self.training, TrainingSpec):
+            fields = ("seed_thresholds", "foreground_thresholds")
+        elif isinstance(self.training, EnhancerTrainingSpec):
             fields = ("thresholds",)
         for field in fields:
             values = getattr(self.training, field)
@@ -373,5 +404,37 @@ class EnhancerSpec(_ModelSpecBase):
         return self
 
 
-ModelSpec = TeacherSpec | EnhancerSpec
-SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {"teacher": TeacherSpec, "enhancer": EnhancerSpec}
+class PseudoLabelNetSpec(_ModelSpecBase):
+    """A shallow2deep segmentation network for one target domain: raw intensities in, the
+    probability of the enhancer's class out (sigmoid inside the network), trained on the target
+    from the enhancer's pseudo-labels (no labels of the target)."""
+
+    kind: Literal["pseudo_label_net"]
+    training: PseudoLabelTrainingSpec
+
+    @model_validator(mode="after")
+    def _raw_in_one_probability_out(self) -> PseudoLabelNetSpec:
+        if self.input.preprocessing is None:
+            raise ValueError(
+                "a pseudo-label net's input is raw data: set `input.preprocessing` (e.g. "
+                "scale_range, as in training)"
+            )
+        if len(self.output.channel_names) != 1 or self.output.activation != "sigmoid":
+            raise ValueError(
+                "a pseudo-label net has one output channel with `activation: sigmoid` (its "
+                "enhancer's)"
+            )
+        if self.postprocessing.method == "watershed":
+            raise ValueError(
+                "a pseudo-label net's `postprocessing.method` must be threshold or "
+                "distance_watershed (its enhancer's)"
+            )
+        return self
+
+
+ModelSpec = TeacherSpec | EnhancerSpec | PseudoLabelNetSpec
+SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {
+    "teacher": TeacherSpec,
+    "enhancer": EnhancerSpec,
+    "pseudo_label_net": PseudoLabelNetSpec,
+}

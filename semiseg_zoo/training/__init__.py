@@ -18,6 +18,7 @@ from .inconsistency import (
 from .losses import IGNORE_INDEX, masked_cross_entropy, weighted_cross_entropy
 from .mean_teacher import ema_update, student_view, train_actis
 from .normalize import scale_range
+from .pseudo_label_net import PseudoLabelLoss, pseudo_label_loss, train_pseudo_label_net
 from .pseudo_labels import ClassThresholds, pseudo_labels, tta_prediction
 from .self_training import (
     Generation,
@@ -26,6 +27,7 @@ from .self_training import (
     pseudo_labelled_pairs,
     run_self_training,
 )
+from .soft_patches import SoftPatchDataset
 from .supervised import TrainingResult, resolve_device, train_supervised
 from .targets import three_class_targets
 from .whole_image import predict_whole_image
@@ -35,9 +37,11 @@ __all__ = [
     "ClassThresholds",
     "Generation",
     "LabelledImage",
+    "PseudoLabelLoss",
     "PseudoLabelStats",
     "RandomPatchDataset",
     "SelfTrainingResult",
+    "SoftPatchDataset",
     "TrainingResult",
     "UnlabeledPatchDataset",
     "ema_update",
@@ -47,6 +51,7 @@ __all__ = [
     "masked_cross_entropy",
     "masked_training_pair",
     "predict_whole_image",
+    "pseudo_label_loss",
     "pseudo_labelled_pairs",
     "pseudo_labels",
     "random_dihedral",
@@ -61,6 +66,7 @@ __all__ = [
     "student_view",
     "three_class_targets",
     "train_actis",
+    "train_pseudo_label_net",
     "train_supervised",
     "tta_prediction",
     "weighted_cross_entropy",

@@ -198,7 +198,11 @@ def test_every_invalid_field_is_listed(valid_spec: dict[str, Any]) -> None:
 def test_wrong_kind(valid_spec: dict[str, Any], kind: Any) -> None:
     valid_spec["kind"] = kind
     with pytest.raises(
-        SpecError, match=rf"k\.yaml: kind: expected one of \['enhancer', 'teacher'\], got {kind!r}"
+        SpecError,
+        match=(
+            r"k\.yaml: kind: expected one of \['enhancer', 'pseudo_label_net', 'teacher'\], "
+            rf"got {kind!r}"
+        ),
     ):
         parse_spec(valid_spec, "k.yaml")
 
