@@ -30,8 +30,8 @@ def test_stack_is_read_slice_by_slice(tmp_path) -> None:
     raw = np.random.default_rng(0).integers(0, 255, (3, 8, 10), dtype=np.uint8)
     mask = np.zeros((3, 8, 10), np.uint8)
     mask[:, 2:5, 3:7] = 1
-    tifffile.imwrite(tmp_path / "raw.tif", raw)
-    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    tifffile.imwrite(tmp_path / "raw.tif", raw, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "mask.tif", mask, photometric="minisblack")
     images = load_source_images(SourceData(raw="raw.tif", labels="mask.tif"), tmp_path)
     assert [image.name for image in images] == ["raw_z000", "raw_z001", "raw_z002"]
     assert images[1].image.shape == (8, 10) and images[1].image.dtype == np.float32
