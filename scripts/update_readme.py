@@ -57,14 +57,21 @@ def speed_table() -> str:
 METHOD_NAMES = {"supervised": "supervised baseline", "actis": "ACTIS", "inconsistency": "IM"}
 
 
-def label_efficiency_table() -> str:
-    path = ROOT / "benchmarks" / "results" / "teacher_label_efficiency.json"
+def _experiment_report(name: str) -> tuple[dict | None, str]:
+    """``benchmarks/results/<name>.json``, or None and the line that says how to make it."""
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
     if not path.is_file():
-        return (
-            "Not measured yet: run `python training/experiments/teacher_label_efficiency.py`, "
-            "then `python scripts/update_readme.py`."
+        return None, (
+            f"Not measured yet: run `python training/experiments/{name}.py`, then "
+            "`python scripts/update_readme.py`."
         )
-    report = json.loads(path.read_text())
+    return json.loads(path.read_text()), ""
+
+
+def label_efficiency_table() -> str:
+    report, missing = _experiment_report("teacher_label_efficiency")
+    if report is None:
+        return missing
     rows = [
         "| labeled images | method | AP@0.5 | AP .10:.90 | S_DSB@0.5 | F1@0.5 | seeds | "
         "train time (s) |",
@@ -89,11 +96,45 @@ def label_efficiency_table() -> str:
     return "\n".join(rows)
 
 
+def _score(scores: dict | None, key: str) -> str:
+    return "—" if not scores else f"{scores[key]:.3f}"
+
+
+def enhancer_transfer_table() -> str:
+    report, missing = _experiment_report("enhancer_transfer")
+    if report is None:
+        return missing
+    rows = [
+        "| task | enhancer | images | metric | Random Forest | enhancer | pseudo-label net | "
+        "scribble pixels (bg / fg) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    for task in report["tasks"]:
+        key = "vi" if "vi" in task["rf"] else "f1"
+        metric = "VI (lower better)" if key == "vi" else "F1@0.5"
+        pixels = task["scribble_pixels_mean"]
+        rows.append(
+            f"| {task['description']} | `{task['enhancer']}` | {task['n_images']} | {metric} "
+            f"| {_score(task['rf'], key)} | {_score(task['enhancer_scores'], key)} "
+            f"| {_score(task.get('pseudo_label_net'), key)} | {pixels['1']:.0f} / "
+            f"{pixels['2']:.0f} |"
+        )
+    scribbles = report["scribbles"]
+    rows.append("")
+    rows.append(
+        f"Scribbles: {scribbles['strokes_per_class']} strokes per class, width "
+        f"{scribbles['width']}, length {scribbles['length']} px (seeded); forests of "
+        f"{report['forest_trees']} trees; {report['metric']}; commit {report['git_commit'][:7]}."
+    )
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
     text = _section(text, "predict-speed", speed_table())
     text = _section(text, "teacher-label-efficiency", label_efficiency_table())
+    text = _section(text, "enhancer-transfer", enhancer_transfer_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0
