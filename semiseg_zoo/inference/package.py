@@ -98,18 +98,27 @@ def _resolve(source: str | os.PathLike[str]) -> tuple[Path, bool]:
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
-                bad = archive.testzip()
                 names = archive.namelist()
+                for member in names:
+                    _check_member(archive, member, path)
         except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as error:
             raise PackageError(f"{path}: not a readable zip archive ({error})") from None
-        if bad is not None:
-            raise PackageError(f"{path}: archive member {bad!r} is corrupt")
         if not any(n.rsplit("/", 1)[-1] in RDF_NAMES for n in names):
             raise PackageError(f"{path}: the zip holds no rdf.yaml or bioimageio.yaml")
         return path, path.parent == BUILTIN_DIR
     if path.suffix not in (".yaml", ".yml"):
         raise PackageError(f"{path}: expected a package .zip, a folder or an rdf .yaml file")
     return path, False
+
+
+def _check_member(archive: zipfile.ZipFile, member: str, path: Path) -> None:
+    """Read ``member`` to its end (CRC check); a broken member is named in the error."""
+    try:
+        with archive.open(member) as stream:
+            while stream.read(1 << 20):
+                pass
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise PackageError(f"{path}: archive member {member!r} is corrupt ({error})") from None
 
 
 def _sha256(data: bytes) -> str:
