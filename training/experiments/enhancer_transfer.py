@@ -122,7 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks/results/enhancer_transfer.json"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other tasks already in --output (same scribble and forest settings "
+        "required) instead of starting the file afresh",
+    )
     return parser
+
+
+MERGE_KEYS = ("scribbles", "forest_trees", "metric")
+
+
+def merged_payload(path: Path, fresh: dict, tasks: list[str]) -> dict:
+    """``fresh`` plus the tasks of the earlier results at ``path`` that are not rerun now."""
+    earlier = json.loads(path.read_text())
+    differing = [k for k in MERGE_KEYS if earlier.get(k) != fresh[k]]
+    if differing:
+        sys.exit(
+            f"--merge: {path} was written with different settings ({', '.join(differing)}); "
+            "rerun all tasks with the same arguments or without --merge"
+        )
+    kept = [t for t in earlier["tasks"] if t["task"] not in tasks]
+    for task in kept:
+        task.setdefault("git_commit", earlier["git_commit"])
+    print(f"merging into {path}: keeping {[t['task'] for t in kept]}", flush=True)
+    return {**fresh, "tasks": kept}
 
 
 def run_task(task: str, package: str, targets: list[Target], args, log=print) -> dict:
@@ -204,13 +229,18 @@ def main(argv: list[str] | None = None) -> int:
         "recipe for every method, no tuning on the target",
         "tasks": [],
     }
+    if args.merge and args.output.exists():
+        payload = merged_payload(args.output, payload, args.tasks)
     for task in args.tasks:
         name, loader, _ = TASKS[task]
         start = time.perf_counter()
         print(f"== {task}: {name}", flush=True)
         result = run_task(task, packages.get(task, name), loader(root, args.limit), args)
         result["seconds"] = round(time.perf_counter() - start, 1)
+        result["git_commit"] = commit
+        result["limit"] = args.limit
         payload["tasks"].append(result)
+        payload["tasks"].sort(key=lambda t: list(TASKS).index(t["task"]))
         write_json(args.output, payload)
         print(f"   {result}", flush=True)
     return 0

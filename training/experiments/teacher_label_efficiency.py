@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
 
 from teacher_modes import (  # noqa: E402
+    build_net,
     grid_search,
     make_validator,
     percentiles,
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int)
     parser.add_argument("--runs", type=Path, default=REPO / "runs/teacher_label_efficiency")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs already in --output (same settings required), reuse their "
+        "baseline checkpoints and run only what is missing",
+    )
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks/results/teacher_label_efficiency.json"
     )
@@ -151,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         "evaluation": "val split; watershed thresholds tuned on val (best AP@0.5) per model; AP = TP/(TP+FP); AP .10:.90 over IoU 0.1, 0.2, ..., 0.9 (ACTIS); dsb_map = TP/(TP+FP+FN) over IoU .50:.05:.95",
         "runs": [],
     }  # fmt: skip
+    if args.resume and args.output.exists():
+        payload = resumed_payload(args.output, payload)
+    done = {(r["budget"], r["seed"], r["method"]) for r in payload["runs"]}
     for budget in args.budgets:
         labeled, unlabeled = split_labeled(items, budget, args.split_seed)
         if args.max_unlabeled is not None:
@@ -159,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         labeled_names = [item.name for item in labeled]
         baselines = {}
         for seed in args.seeds + [max(args.seeds) + 1] * (len(args.seeds) < 2):
+            if (budget, seed, "supervised") in done:
+                baselines[seed] = reload_baseline(payload, actis_spec, budget, seed)
+                continue
             start = time.perf_counter()
             print(f"== budget {budget}, seed {seed}: supervised baseline", flush=True)
             net, _, _ = train_baseline(
@@ -168,20 +181,22 @@ def main(argv: list[str] | None = None) -> int:
         seed_list = sorted(baselines)
         for seed in args.seeds:
             net, seconds = baselines[seed]
-            record(payload, args, budget, seed, "supervised", net, actis_spec, val_items,
-                   device, seconds, labeled_names, len(unlabeled))  # fmt: skip
-
-            print(f"== budget {budget}, seed {seed}: ACTIS", flush=True)
-            start = time.perf_counter()
-            student, actis_result = train_actis_student(
-                actis_spec, net, labeled, unlabeled, validate,
-                device=device, seed=seed, steps=steps["actis"],
-            )  # fmt: skip
-            kept = {"kept": actis_result.best_source, "best_step": actis_result.best_step}
-            record(payload, args, budget, seed, "actis", student, actis_spec, val_items, device,
-                   seconds + time.perf_counter() - start, labeled_names, len(unlabeled),
-                   kept)  # fmt: skip
-
+            if (budget, seed, "supervised") not in done:
+                record(payload, args, budget, seed, "supervised", net, actis_spec, val_items,
+                       device, seconds, labeled_names, len(unlabeled))  # fmt: skip
+            if (budget, seed, "actis") not in done:
+                print(f"== budget {budget}, seed {seed}: ACTIS", flush=True)
+                start = time.perf_counter()
+                student, actis_result = train_actis_student(
+                    actis_spec, net, labeled, unlabeled, validate,
+                    device=device, seed=seed, steps=steps["actis"],
+                )  # fmt: skip
+                kept = {"kept": actis_result.best_source, "best_step": actis_result.best_step}
+                record(payload, args, budget, seed, "actis", student, actis_spec, val_items,
+                       device, seconds + time.perf_counter() - start, labeled_names,
+                       len(unlabeled), kept)  # fmt: skip
+            if (budget, seed, "inconsistency") in done:
+                continue
             print(f"== budget {budget}, seed {seed}: Inconsistency Masks", flush=True)
             partner = seed_list[(seed_list.index(seed) + 1) % len(seed_list)]
             start = time.perf_counter()
@@ -206,6 +221,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+RESUME_KEYS = ("split_seed", "steps", "generations", "students_per_generation", "max_unlabeled")
+
+
+def resumed_payload(path: Path, fresh: dict) -> dict:
+    """The earlier payload at ``path`` if it was run with the same settings as ``fresh``."""
+    earlier = json.loads(path.read_text())
+    differing = [k for k in RESUME_KEYS if earlier.get(k) != fresh[k]]
+    if differing:
+        sys.exit(
+            f"--resume: {path} was written with different settings ({', '.join(differing)}: "
+            f"{[earlier.get(k) for k in differing]} vs {[fresh[k] for k in differing]}); "
+            "rerun with the same arguments or without --resume"
+        )
+    commits = earlier.get("git_commits", [earlier["git_commit"]])
+    earlier["git_commits"] = commits + [fresh["git_commit"]] * (fresh["git_commit"] not in commits)
+    earlier["seeds"] = sorted(set(earlier["seeds"]) | set(fresh["seeds"]))
+    print(f"resuming {path}: {len(earlier['runs'])} runs already done", flush=True)
+    return earlier
+
+
+def reload_baseline(payload: dict, spec: TeacherSpec, budget: int, seed: int):
+    """The supervised net of an earlier run, from its checkpoint, and its training seconds."""
+    entry = next(
+        r for r in payload["runs"]
+        if (r["budget"], r["seed"], r["method"]) == (budget, seed, "supervised")
+    )  # fmt: skip
+    checkpoint = torch.load(entry["checkpoint"], map_location="cpu", weights_only=True)
+    net, _ = build_net(spec, checkpoint.get("width_factor", 1.0))
+    net.load_state_dict(checkpoint["state_dict"])
+    print(f"== budget {budget}, seed {seed}: baseline reloaded from {entry['checkpoint']}")
+    return net, entry["seconds"]
+
+
 def record(payload, args, budget, seed, method, net, spec, val_items, device, seconds,
            labeled_names, n_unlabeled, extra=None) -> None:  # fmt: skip
     scores = evaluate(net, spec, val_items, device)
@@ -221,7 +269,8 @@ def record(payload, args, budget, seed, method, net, spec, val_items, device, se
              "n_unlabeled": n_unlabeled, "labeled": labeled_names,
              "checkpoint": str(run_dir / "checkpoint.pt"), **scores, **(extra or {})}  # fmt: skip
     payload["runs"].append(entry)
-    payload["summary"] = summarise(payload["runs"], args.budgets)
+    budgets = sorted({r["budget"] for r in payload["runs"]})
+    payload["summary"] = summarise(payload["runs"], budgets)
     write_json(args.output, payload)
     print(f"   {method} budget {budget} seed {seed}: {scores} ({seconds:.0f}s)", flush=True)
 
