@@ -85,15 +85,34 @@ def label_efficiency_table() -> str:
             f"| {row['seconds']:.0f} |"
         )
     steps = report["steps"]
+    commits = ", ".join(c[:7] for c in report.get("git_commits", [report["git_commit"]]))
     rows.append("")
     rows.append(
         f"Budget: baseline {steps['baseline']} steps, ACTIS {steps['actis']} further steps, IM "
         f"{report['generations']} generation(s) of {report['students_per_generation']} students "
         f"× {steps['student']} steps, unlabeled pool capped at {report['max_unlabeled']} images; "
-        f"device {report['device']} ({report['cpu_threads']} threads); commit "
-        f"{report['git_commit'][:7]}."
+        f"device {report['device']} ({report['cpu_threads']} threads); commit(s) {commits}."
     )
+    rows.append("")
+    rows.append(claim_check(report["summary"]))
     return "\n".join(rows)
+
+
+def claim_check(summary: list[dict]) -> str:
+    """Which budgets each semi-supervised method beats its baseline in (mean AP@0.5), against
+    the papers' claim of at least 2 of 3."""
+    baseline = {row["budget"]: row["ap50"] for row in summary if row["method"] == "supervised"}
+    parts = []
+    for method in ("actis", "inconsistency"):
+        means = {r["budget"]: r["ap50"] for r in summary if r["method"] == method}
+        wins = [b for b in sorted(means) if b in baseline and means[b] > baseline[b]]
+        verdict = "holds" if len(wins) >= 2 else "does not hold"
+        parts.append(
+            f"{METHOD_NAMES[method]} beats the baseline's mean AP@0.5 with "
+            f"{', '.join(map(str, wins)) or 'no'} labeled images ({len(wins)} of {len(means)} "
+            f"budgets): the claim (≥ 2 of 3) {verdict}"
+        )
+    return "; ".join(parts) + "."
 
 
 def _score(scores: dict | None, key: str) -> str:
@@ -120,11 +139,14 @@ def enhancer_transfer_table() -> str:
             f"{pixels['2']:.0f} |"
         )
     scribbles = report["scribbles"]
+    commits = ", ".join(
+        dict.fromkeys(t.get("git_commit", report["git_commit"])[:7] for t in report["tasks"])
+    )
     rows.append("")
     rows.append(
         f"Scribbles: {scribbles['strokes_per_class']} strokes per class, width "
         f"{scribbles['width']}, length {scribbles['length']} px (seeded); forests of "
-        f"{report['forest_trees']} trees; {report['metric']}; commit {report['git_commit'][:7]}."
+        f"{report['forest_trees']} trees; {report['metric']}; commit(s) {commits}."
     )
     return "\n".join(rows)
 

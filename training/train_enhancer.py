@@ -34,7 +34,7 @@ from semiseg_zoo.features import FeatureSet, compute_features
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.shallow import simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
-from semiseg_zoo.spec import EnhancerSpec, data_root, load_spec
+from semiseg_zoo.spec import EnhancerSpec, data_root, default_pseudo_label_net_name, load_spec
 from semiseg_zoo.training import resolve_device
 from semiseg_zoo.training.enhancer import (
     enhance_maps,
@@ -55,12 +55,22 @@ from pseudo_label_steps import (  # noqa: E402
     pseudo_label_training,
     sample_raw_input,
 )
+from run_files import refuse_to_overwrite  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True, help="enhancer model spec YAML")
     parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --output package"
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="checkpoints, caches and validation results (default runs/<name>), wherever "
+        "--output puts the package",
+    )
     parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
     parser.add_argument("--steps", type=int, help="overrides training.steps")
     parser.add_argument("--n-forests", type=int, help="overrides training.n_forests")
@@ -118,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         return pseudo_label_main(args, spec, device)
     training = spec.training
     root = args.data_root or data_root()
-    run_dir = args.output.parent if args.output else Path("runs") / spec.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = args.run_dir or Path("runs") / spec.name
     output = args.output or run_dir / f"{spec.name}.zip"
+    refuse_to_overwrite(output, args.overwrite)
+    run_dir.mkdir(parents=True, exist_ok=True)
     features = feature_set_of(spec)
 
     images = load_source_images(training.source, root)
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         output_path=output,
         postprocessing=recipe,
         validation=validation,
-        overwrite=True,
+        overwrite=args.overwrite,
     )
     print(f"wrote {output}")
     return 0
@@ -230,8 +241,6 @@ def pseudo_label_main(args: argparse.Namespace, spec: EnhancerSpec, device: str)
     if args.pseudo_label_net is None or args.scribbles is None:
         raise SystemExit("--pseudo-label-net and --scribbles go together; give both")
     enhancer_path = args.enhancer or Path("runs") / spec.name / f"{spec.name}.zip"
-    if args.output is not None and args.output.suffix != ".zip":
-        raise SystemExit(f"--output must end in .zip, got {args.output}")
     if args.pl_steps < 1:
         raise SystemExit(f"--pl-steps must be at least 1, got {args.pl_steps}")
     for flag, path in [
@@ -245,6 +254,9 @@ def pseudo_label_main(args: argparse.Namespace, spec: EnhancerSpec, device: str)
             f"--enhancer: {enhancer_path} does not exist (train the enhancer first: run without "
             "--pseudo-label-net, or name a package with --enhancer)"
         )
+    run_dir = args.run_dir or Path("runs") / spec.name
+    output = args.output or run_dir / f"{default_pseudo_label_net_name(spec)}.zip"
+    refuse_to_overwrite(output, args.overwrite)
     raw, scribbles = tifffile.imread(args.pseudo_label_net), tifffile.imread(args.scribbles)
     if raw.ndim not in (2, 3) or raw.shape != scribbles.shape:
         raise SystemExit(
@@ -272,9 +284,9 @@ def pseudo_label_main(args: argparse.Namespace, spec: EnhancerSpec, device: str)
     print(f"trained in {time.perf_counter() - start:.0f}s")
     validation = pseudo_label_agreement(net, data)
     print(f"validation: {validation}")
-    output = args.output or Path("runs") / spec.name / f"{pl_spec.name}.zip"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / f"{pl_spec.name}.json").write_text(
         json.dumps({"validation": validation, "history": result.history}, indent=2)
     )
 
@@ -287,7 +299,7 @@ def pseudo_label_main(args: argparse.Namespace, spec: EnhancerSpec, device: str)
         output_path=output,
         postprocessing=recipe,
         validation=validation,
-        overwrite=True,
+        overwrite=args.overwrite,
     )
     print(f"wrote {output}")
     return 0

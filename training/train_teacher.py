@@ -27,6 +27,7 @@ from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
 from semiseg_zoo.training import load_image_label_folder, resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_files import refuse_to_overwrite  # noqa: E402
 from teacher_modes import (  # noqa: E402
     build_net,
     grid_search,
@@ -45,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True, help="model spec YAML")
     parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --output package"
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="checkpoints, caches and validation results (default runs/<name>), wherever "
+        "--output puts the package",
+    )
     parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
     parser.add_argument("--steps", type=int, help="overrides the steps of every training stage")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -72,6 +82,13 @@ def load_checkpoint(path: Path, spec: TeacherSpec) -> tuple[torch.nn.Module, Tea
         raise SystemExit(
             f"{path}: not a checkpoint of {spec.name}'s architecture ({error})"
         ) from error
+    if checkpoint.get("data_description"):
+        # The checkpoint knows what trained it (e.g. an experiment with a smaller unlabeled
+        # pool than the spec describes); the package must say that, not the spec's plan.
+        training = net_spec.training.model_copy(
+            update={"data_description": checkpoint["data_description"]}
+        )
+        net_spec = net_spec.model_copy(update={"training": training})
     return net, net_spec, checkpoint.get("history", [])
 
 
@@ -84,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     root = args.data_root or data_root()
-    run_dir = args.output.parent if args.output else Path("runs") / spec.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = args.run_dir or Path("runs") / spec.name
     output = args.output or run_dir / f"{spec.name}.zip"
+    refuse_to_overwrite(output, args.overwrite)
+    run_dir.mkdir(parents=True, exist_ok=True)
     training = spec.training
     seed = training.seed
 
@@ -196,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         output_path=output,
         postprocessing=postprocessing,
         validation=validation,
+        overwrite=args.overwrite,
     )
     print(
         f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s"

@@ -54,12 +54,13 @@ def test_pseudo_label_mode_trains_and_exports_a_package(tiny_enhancer, target, t
     run = _run(
         ["--spec", str(target["spec"]), "--pseudo-label-net", str(target["raw"]),
          "--scribbles", str(target["scribbles"]), "--enhancer", str(tiny_enhancer.path),
-         "--pl-steps", "20", "--output", str(output)],
+         "--pl-steps", "20", "--output", str(output), "--run-dir", str(tmp_path / "work")],
         tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert "pseudo-labels of 2 slices" in run.stdout
-    assert not (tmp_path / "runs").exists()  # everything went to --output
+    assert not (tmp_path / "runs").exists()  # nothing went to the default run folder
+    assert sorted(p.name for p in output.parent.iterdir()) == ["pl.zip"]
 
     model = load_model(output, weight_format="onnx", device="cpu")
     config = model.package.semiseg_config
@@ -79,7 +80,8 @@ def test_pseudo_label_mode_trains_and_exports_a_package(tiny_enhancer, target, t
     with zipfile.ZipFile(output) as archive:
         readme = archive.read("README.md").decode()
     assert "trained for one target domain" in readme and "`tiny-enhancer`" in readme
-    history = json.loads(output.with_suffix(".json").read_text())["history"]
+    work = tmp_path / "work"
+    history = json.loads((work / "pseudo-label-net-tiny-enhancer.json").read_text())["history"]
     assert history[-1]["step"] == 20
 
     # Raw intensities in, one probability map out.
@@ -91,6 +93,16 @@ def test_pseudo_label_mode_trains_and_exports_a_package(tiny_enhancer, target, t
 
 def test_pseudo_label_mode_checks_its_inputs_first(tiny_enhancer, target, tmp_path) -> None:
     spec = str(target["spec"])
+    existing = tmp_path / "existing.zip"
+    existing.write_bytes(b"earlier")
+    run = _run(
+        ["--spec", spec, "--pseudo-label-net", str(target["raw"]), "--scribbles",
+         str(target["scribbles"]), "--enhancer", str(tiny_enhancer.path), "--output",
+         str(existing)],
+        tmp_path,
+    )  # fmt: skip
+    assert run.returncode != 0 and f"{existing} exists; pass --overwrite" in run.stderr
+    assert existing.read_bytes() == b"earlier"
     run = _run(["--spec", spec, "--scribbles", str(target["scribbles"])], tmp_path)
     assert run.returncode != 0 and "--pseudo-label-net and --scribbles go together" in run.stderr
     run = _run(

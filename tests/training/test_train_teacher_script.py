@@ -62,12 +62,14 @@ def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> No
     output = tmp_path / "run" / f"tiny-{mode}.zip"
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--spec", str(_spec(tmp_path, mode)), "--output",
-         str(output), "--data-root", str(tmp_path), "--device", "cpu", "--threads", "1"],
+         str(output), "--run-dir", str(tmp_path / "work"), "--data-root", str(tmp_path),
+         "--device", "cpu", "--threads", "1"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert f"mode {mode}: 2 labeled, 3 unlabeled and 2 validation images" in completed.stdout
-    validation = json.loads((output.parent / "validation.json").read_text())
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]  # only the package
+    validation = json.loads((tmp_path / "work" / "validation.json").read_text())
     assert validation["validation"]["n_images"] == 2
     with zipfile.ZipFile(output) as archive:
         rdf = yaml.safe_load(archive.read("rdf.yaml"))
@@ -81,3 +83,17 @@ def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> No
         # IM+ width growth: the exported student has 1.5x the base features.
         kwargs = rdf["weights"]["pytorch_state_dict"]["architecture"]["kwargs"]
         assert kwargs["base_features"] == 6
+
+
+def test_an_existing_package_is_not_replaced_without_overwrite(tmp_path: Path) -> None:
+    output = tmp_path / "model.zip"
+    output.write_bytes(b"an earlier run's package")
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--spec", str(_spec(tmp_path, "actis")), "--output",
+         str(output), "--run-dir", str(tmp_path / "work"), "--data-root", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert f"{output} exists; pass --overwrite" in completed.stderr
+    assert output.read_bytes() == b"an earlier run's package"
+    assert not (tmp_path / "work").exists()  # stopped before any training

@@ -254,6 +254,26 @@ def reload_baseline(payload: dict, spec: TeacherSpec, budget: int, seed: int):
     return net, entry["seconds"]
 
 
+def describe_training(payload: dict, budget: int, seed: int, method: str, n_unlabeled: int) -> str:
+    """What trained a checkpoint of this experiment, for the package it may be exported to."""
+    steps = payload["steps"]
+    how = {
+        "supervised": f"supervised, {steps['baseline']} steps",
+        "actis": f"supervised {steps['baseline']} steps, then ACTIS {steps['actis']} steps",
+        "inconsistency": f"two supervised baselines of {steps['baseline']} steps, then "
+        f"{payload['generations']} Inconsistency-Mask generation(s) of "
+        f"{payload['students_per_generation']} students x {steps['student']} steps",
+    }[method]
+    data = payload["data"]
+    return (
+        f"DSB 2018 stage1_train fluorescence nuclei (BBBC038, community-fixed labels): {budget} "
+        f"of the {data['n_train']} training images with labels (draw seed "
+        f"{payload['split_seed']}), {n_unlabeled} other training images without labels; "
+        f"{how} (training seed {seed}, {payload['device']}); validated on the "
+        f"{data['n_val']}-image val split. From training/experiments/teacher_label_efficiency.py."
+    )
+
+
 def record(payload, args, budget, seed, method, net, spec, val_items, device, seconds,
            labeled_names, n_unlabeled, extra=None) -> None:  # fmt: skip
     scores = evaluate(net, spec, val_items, device)
@@ -262,7 +282,8 @@ def record(payload, args, budget, seed, method, net, spec, val_items, device, se
     width = spec.architecture.kwargs.get("base_features")
     torch.save(
         {"state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
-         "width_factor": width / 16, "scores": scores},
+         "width_factor": width / 16, "scores": scores,
+         "data_description": describe_training(payload, budget, seed, method, n_unlabeled)},
         run_dir / "checkpoint.pt",
     )  # fmt: skip
     entry = {"budget": budget, "seed": seed, "method": method, "seconds": round(seconds, 1),
