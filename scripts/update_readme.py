@@ -2,7 +2,9 @@
 
 - ``default-model-metrics``: ``config.semiseg.validation`` of the embedded default package;
 - ``predict-speed``: ``benchmarks/results/predict_speed.json``;
-- ``teacher-label-efficiency``: ``benchmarks/results/teacher_label_efficiency.json``.
+- ``teacher-label-efficiency``: ``benchmarks/results/teacher_label_efficiency.json``;
+- ``builtin-enhancers``: ``config.semiseg.validation`` of the built-in enhancer packages;
+- ``enhancer-transfer``: ``benchmarks/results/enhancer_transfer.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -115,8 +117,40 @@ def claim_check(summary: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
+def builtin_enhancers_table() -> str:
+    from semiseg_zoo.inference import list_builtin_models, load_package
+
+    rows = [
+        "| model | source | held-out source images | pixel Dice RF → enhancer | instances "
+        "RF → enhancer |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
+    for name in list_builtin_models():
+        if not name.startswith("enhancer-"):
+            continue
+        config = load_package(name).semiseg_config
+        validation, source = config["validation"], config["training_source"]
+        if "vi" in validation:
+            instances = f"VI {validation['rf_vi']:.2f} → {validation['vi']:.2f}"
+        else:
+            instances = f"F1@0.5 {validation['rf_f1']:.3f} → {validation['f1']:.3f}"
+        rows.append(
+            f"| `{name}` | `{source['raw']}` | {validation['n_images']} "
+            f"| {validation['rf_pixel_dice']:.3f} → {validation['pixel_dice']:.3f} "
+            f"| {instances} |"
+        )
+    return "\n".join(rows)
+
+
 def _score(scores: dict | None, key: str) -> str:
     return "—" if not scores else f"{scores[key]:.3f}"
+
+
+def _dice(task: dict) -> str:
+    methods = [task["rf"], task["enhancer_scores"], task.get("pseudo_label_net")]
+    return " / ".join(
+        "—" if not m or "pixel_dice" not in m else f"{m['pixel_dice']:.3f}" for m in methods
+    )
 
 
 def enhancer_transfer_table() -> str:
@@ -125,8 +159,8 @@ def enhancer_transfer_table() -> str:
         return missing
     rows = [
         "| task | enhancer | images | metric | Random Forest | enhancer | pseudo-label net | "
-        "scribble pixels (bg / fg) |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |",
+        "pixel Dice RF / enhancer / PL net | scribble pixels (bg / fg) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
     ]
     for task in report["tasks"]:
         key = "vi" if "vi" in task["rf"] else "f1"
@@ -135,8 +169,8 @@ def enhancer_transfer_table() -> str:
         rows.append(
             f"| {task['description']} | `{task['enhancer']}` | {task['n_images']} | {metric} "
             f"| {_score(task['rf'], key)} | {_score(task['enhancer_scores'], key)} "
-            f"| {_score(task.get('pseudo_label_net'), key)} | {pixels['1']:.0f} / "
-            f"{pixels['2']:.0f} |"
+            f"| {_score(task.get('pseudo_label_net'), key)} | {_dice(task)} "
+            f"| {pixels['1']:.0f} / {pixels['2']:.0f} |"
         )
     scribbles = report["scribbles"]
     commits = ", ".join(
@@ -155,6 +189,7 @@ def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
     text = _section(text, "predict-speed", speed_table())
+    text = _section(text, "builtin-enhancers", builtin_enhancers_table())
     text = _section(text, "teacher-label-efficiency", label_efficiency_table())
     text = _section(text, "enhancer-transfer", enhancer_transfer_table())
     README.write_text(text)

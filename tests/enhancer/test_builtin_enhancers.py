@@ -14,8 +14,8 @@ from semiseg_zoo.inference import list_builtin_models, load_model
 ENHANCERS = [name for name in list_builtin_models() if name.startswith("enhancer-")]
 
 
-def test_at_least_one_enhancer_ships() -> None:
-    assert "enhancer-boundaries-em" in ENHANCERS
+def test_the_three_enhancers_of_the_issue_ship() -> None:
+    assert {"enhancer-boundaries-em", "enhancer-mito-em", "enhancer-nuclei-lm"} <= set(ENHANCERS)
 
 
 @pytest.mark.parametrize("name", ENHANCERS)

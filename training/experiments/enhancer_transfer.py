@@ -183,6 +183,9 @@ def run_task(task: str, package: str, targets: list[Target], args, log=print) ->
         "rf": segmentation_score(forests, instances, recipe),
         "enhancer_scores": segmentation_score(enhanced, instances, recipe),
     }
+    threshold = recipe["threshold"]
+    result["rf"]["pixel_dice"] = pixel_dice(forests, targets, threshold)
+    result["enhancer_scores"]["pixel_dice"] = pixel_dice(enhanced, targets, threshold)
     if args.pl_steps > 0:
         from pseudo_label_steps import predict_slices, train_pseudo_label_net_on  # noqa: PLC0415
 
@@ -192,8 +195,20 @@ def run_task(task: str, package: str, targets: list[Target], args, log=print) ->
         )  # fmt: skip
         predictions = predict_slices(net, [t.raw for t in targets])
         result["pseudo_label_net"] = segmentation_score(predictions, instances, recipe)
+        result["pseudo_label_net"]["pixel_dice"] = pixel_dice(predictions, targets, threshold)
         result["pl_steps"] = args.pl_steps
     return {k: _rounded(v) for k, v in result.items()}
+
+
+def pixel_dice(maps: list[np.ndarray], targets: list[Target], threshold: float) -> float:
+    """Mean Dice of ``map > threshold`` against each target's semantic mask (the semantic
+    quality, apart from how the post-processing splits it into instances)."""
+    scores = []
+    for probabilities, target in zip(maps, targets, strict=True):
+        predicted, truth = probabilities > threshold, target.semantic.astype(bool)
+        total = predicted.sum() + truth.sum()
+        scores.append(1.0 if total == 0 else 2.0 * (predicted & truth).sum() / total)
+    return float(np.mean(scores))
 
 
 def _rounded(value):

@@ -1,5 +1,5 @@
-"""Resuming and merging the result files of the long experiments in ``training/experiments``
-(a run that is stopped must not cost the runs it already finished)."""
+"""Helpers of the long experiments in ``training/experiments``: resuming and merging their result
+files (a run that is stopped must not cost the runs it already finished) and their scores."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,3 +79,18 @@ def test_merge_refuses_other_forest_settings(tmp_path, transfer):
     path.write_text(json.dumps(_transfer_payload([], trees=100)))
     with pytest.raises(SystemExit, match="forest_trees"):
         transfer.merged_payload(path, _transfer_payload([], trees=50), ["nuclei"])
+
+
+def test_pixel_dice_of_thresholded_maps(transfer) -> None:
+    truth = np.zeros((4, 4), bool)
+    truth[:2, :2] = True  # 4 pixels
+    probabilities = np.zeros((4, 4), np.float32)
+    probabilities[:2, :3] = 0.8  # 6 predicted, 4 of them right
+    empty = transfer.Target("empty", probabilities, np.zeros((4, 4), bool), np.zeros((4, 4)))
+    target = transfer.Target("t", probabilities, truth, truth.astype(np.uint32))
+    assert transfer.pixel_dice([probabilities], [target], 0.5) == pytest.approx(2 * 4 / 10)
+    assert transfer.pixel_dice([probabilities], [target], 0.9) == 0.0
+    # Nothing predicted where there is nothing counts as perfect; the mean is over images.
+    assert transfer.pixel_dice([np.zeros((4, 4)), probabilities], [empty, target], 0.5) == (
+        pytest.approx((1.0 + 0.8) / 2)
+    )
