@@ -3,6 +3,7 @@ package (a finished training run's result)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
@@ -20,3 +21,19 @@ def refuse_to_overwrite(output: Path, overwrite: bool) -> None:
         raise SystemExit(
             f"{output} exists; pass --overwrite to replace it or choose another --output"
         )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--output``, ``--overwrite``, ``--run-dir`` and ``--data-root``, shared by the
+    training scripts."""
+    parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --output package"
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="checkpoints, caches and validation results (default runs/<name>), wherever "
+        "--output puts the package",
+    )
+    parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")

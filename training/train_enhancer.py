@@ -55,23 +55,13 @@ from pseudo_label_steps import (  # noqa: E402
     pseudo_label_training,
     sample_raw_input,
 )
-from run_files import refuse_to_overwrite  # noqa: E402
+from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True, help="enhancer model spec YAML")
-    parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --output package"
-    )
-    parser.add_argument(
-        "--run-dir",
-        type=Path,
-        help="checkpoints, caches and validation results (default runs/<name>), wherever "
-        "--output puts the package",
-    )
-    parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
+    add_output_arguments(parser)
     parser.add_argument("--steps", type=int, help="overrides training.steps")
     parser.add_argument("--n-forests", type=int, help="overrides training.n_forests")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -27,7 +27,7 @@ from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
 from semiseg_zoo.training import load_image_label_folder, resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_files import refuse_to_overwrite  # noqa: E402
+from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
 from teacher_modes import (  # noqa: E402
     build_net,
     grid_search,
@@ -45,17 +45,7 @@ from teacher_modes import (  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True, help="model spec YAML")
-    parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --output package"
-    )
-    parser.add_argument(
-        "--run-dir",
-        type=Path,
-        help="checkpoints, caches and validation results (default runs/<name>), wherever "
-        "--output puts the package",
-    )
-    parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
+    add_output_arguments(parser)
     parser.add_argument("--steps", type=int, help="overrides the steps of every training stage")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
