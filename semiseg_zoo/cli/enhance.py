@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from pathlib import Path
 
+from .errors import fail
 from .predict import EXPECTED_ERRORS, _output_name
 
 
@@ -89,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
         )
     except EXPECTED_ERRORS as error:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"semiseg-enhance: error: {error}", file=sys.stderr)
-        return 2
+        return fail("semiseg-enhance", error, verbose=args.verbose)
     args.output.mkdir(parents=True, exist_ok=True)
     spatial = image.axes
     write_tif(outputs["rf_probabilities"], result.rf_probabilities, axes=spatial,

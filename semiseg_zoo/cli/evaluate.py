@@ -6,12 +6,13 @@ import argparse
 import json
 import os
 import sys
-import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import fail
 
 USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError)
 # semiseg-predict writes <stem>_instances.<ext> (and <stem>_probabilities.<ext> on request).
@@ -217,13 +218,6 @@ def write_json(path: Path, content: dict[str, Any], *, overwrite: bool) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _fail(message: str, code: int, verbose: bool) -> int:
-    if verbose:
-        traceback.print_exc()
-    print(f"semiseg-evaluate: error: {message}", file=sys.stderr)
-    return code
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit code (0 ok, 1 an image cannot be scored, 2 bad usage)."""
     args = build_parser().parse_args(argv)
@@ -237,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
         metrics = resolve_metrics(args.metrics)
     except USAGE_ERRORS as error:
-        return _fail(str(error), 2, args.verbose)
+        return fail("semiseg-evaluate", str(error), code=2, verbose=args.verbose)
 
     from semiseg_zoo.evaluation import evaluate_pair, mean_scores
     from semiseg_zoo.io import ImageReadError
@@ -248,12 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             prediction = read_labels(pair.prediction, args.key)
             groundtruth = read_labels(pair.groundtruth, args.key)
         except (ImageReadError, OSError) as error:
-            return _fail(str(error), 1, args.verbose)
+            return fail("semiseg-evaluate", str(error), code=1, verbose=args.verbose)
         try:
             rows.append(evaluate_pair(prediction, groundtruth, metrics=metrics))
         except (TypeError, ValueError) as error:
             message = f"{pair.prediction} vs {pair.groundtruth}: {error}"
-            return _fail(message, 1, args.verbose)
+            return fail("semiseg-evaluate", message, code=1, verbose=args.verbose)
     mean = mean_scores(rows)
     print(format_table([p.name for p in pairs], rows, mean))
     if args.json is not None:
@@ -269,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_json(args.json, content, overwrite=args.overwrite)
         except OSError as error:
-            return _fail(str(error), 1, args.verbose)
+            return fail("semiseg-evaluate", str(error), code=1, verbose=args.verbose)
         print(f"scores of {len(rows)} image(s) -> {args.json}")
     return 0
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import fail
+
 EXPECTED_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, OSError, RuntimeError)
 
 
@@ -191,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             trust_code=args.trust_code,
         )
     except EXPECTED_ERRORS as error:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"semiseg-predict: error: {error}", file=sys.stderr)
-        return 2
+        return fail("semiseg-predict", error, verbose=args.verbose)
 
     args.output.mkdir(parents=True, exist_ok=True)
     report, start = BatchReport(), time.perf_counter()
