@@ -104,8 +104,64 @@ class DistanceWatershedParams(_Strict):
     min_size: int = Field(0, ge=0)
 
 
+class _ClusteringParams(_Strict):
+    """What every clustering of SPOCO embeddings shares (Wolny et al. 2022, Sec. 3.3)."""
+
+    delta_v: float = Field(0.5, gt=0, description="pull margin the network was trained with")
+    delta_d: float = Field(2.0, gt=0, description="push margin the network was trained with")
+    merge_close: bool = Field(
+        False, description="merge clusters whose mean embeddings are closer than delta_d"
+    )
+    background: Literal["largest", "none"] = Field(
+        "largest", description="the largest cluster is background (without a foreground mask)"
+    )
+    foreground_channel: int | None = Field(
+        None, ge=0, description="output channel with a foreground probability, if any"
+    )
+    foreground_threshold: float = Field(0.5, gt=0, lt=1)
+    min_size: int = Field(0, ge=0)
+
+
+class MeanShiftParams(_ClusteringParams):
+    """Mean-shift on a pixel subsample; every pixel joins the nearest cluster centre."""
+
+    method: Literal["mean_shift"] = "mean_shift"
+    bandwidth: float | None = Field(None, gt=0, description="default: delta_v")
+    max_samples: int = Field(10000, ge=100)
+    seed: int = 0
+
+
+class HdbscanParams(_ClusteringParams):
+    """HDBSCAN on a pixel subsample; every pixel joins the nearest cluster mean."""
+
+    method: Literal["hdbscan"] = "hdbscan"
+    min_cluster_size: int = Field(200, ge=2, description="in pixels of the full image")
+    min_samples: int | None = Field(None, ge=1)
+    max_samples: int = Field(10000, ge=100)
+    seed: int = 0
+
+
+class EmbeddingMwsParams(_ClusteringParams):
+    """Embeddings → affinities (``max((2δd − ‖e_i − e_j‖) / 2δd, 0)²``) → mutex watershed."""
+
+    method: Literal["embedding_mws"] = "embedding_mws"
+    offsets: list[list[int]] | None = Field(None, description="default: the library's offsets")
+    strides: list[int] | None = None
+    bias: float = 0.0
+
+
+CLUSTERING_METHODS = ("mean_shift", "hdbscan", "embedding_mws")
+ClusteringSpec = Annotated[
+    MeanShiftParams | HdbscanParams | EmbeddingMwsParams, Field(discriminator="method")
+]
 PostprocessingSpec = Annotated[
-    WatershedParams | ThresholdParams | DistanceWatershedParams, Field(discriminator="method")
+    WatershedParams
+    | ThresholdParams
+    | DistanceWatershedParams
+    | MeanShiftParams
+    | HdbscanParams
+    | EmbeddingMwsParams,
+    Field(discriminator="method"),
 ]
 
 
@@ -292,6 +348,68 @@ class PseudoLabelTrainingSpec(_Strict):
     seed: int = 0
 
 
+class InstanceDataSpec(_Strict):
+    """Images and instance labels matched by two globs relative to the data root, paired in
+    sorted order. ``sparse``: only some objects are annotated (0 = not annotated, not
+    background), e.g. ``bbbc007_sparse``."""
+
+    images: str
+    labels: str
+    sparse: bool = False
+
+
+class SpocoLossSpec(_Strict):
+    """SPOCO loss (Wolny et al. 2022, Eq. 1-8) with the paper's values as defaults."""
+
+    delta_v: float = Field(0.5, gt=0, description="pull margin (Eq. 1)")
+    delta_d: float = Field(2.0, gt=0, description="push margin (Eq. 2)")
+    kernel_threshold: float = Field(0.9, gt=0, lt=1, description="t of the kernel (Eq. 3)")
+    alpha: float = Field(1.0, ge=0, description="pull weight (Eq. 5)")
+    beta: float = Field(1.0, ge=0, description="push weight (Eq. 5)")
+    lambda_obj: float = Field(1.0, ge=0, description="single-object Dice weight (Eq. 5)")
+    gamma: float = Field(1.0, ge=0, description="unlabeled push weight (Eq. 8)")
+    delta: float = Field(1.0, ge=0, description="embedding consistency weight (Eq. 8)")
+    regularizer: float = Field(0.001, ge=0, description="weight of the mean-norm term")
+    max_anchors: int = Field(32, ge=1, description="consistency anchors per patch, at most")
+    momentum: float = Field(0.999, ge=0, lt=1, description="m of the momentum network g")
+
+
+class EmbeddingTrainingSpec(_Strict):
+    """SPOCO training of a pixel-embedding network (Wolny et al. 2022, Sec. 3).
+
+    ``object_fraction`` p trains SPOCO@p: per image a seeded random fraction p of the objects is
+    labeled and everything else, background included, is unlabeled. Without it the training is
+    fully supervised (background is an object) unless the labels are ``sparse``. Validation
+    images are ``val_data`` or, without it, ``val_images`` images held out of ``train``.
+    """
+
+    train: InstanceDataSpec
+    val_data: InstanceDataSpec | None = None
+    val_images: int = Field(0, ge=0)
+    val: str = Field(description="description of the validation images")
+    data_description: str
+    object_fraction: float | None = Field(None, gt=0, le=1)
+    loss: SpocoLossSpec = SpocoLossSpec()
+    patch_shape: list[int]
+    batch_size: int = Field(4, ge=1)
+    steps: int = Field(2000, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    seed: int = 0
+    metric: Literal["sbd", "ap50"] = Field(
+        "ap50", description="validation score that picks the clustering: SBD (CVPPP) or AP@0.5"
+    )
+    clustering: list[ClusteringSpec] = Field(
+        min_length=1, description="clustering recipes tried on validation; the best is packaged"
+    )
+
+    @model_validator(mode="after")
+    def _validation_data(self) -> EmbeddingTrainingSpec:
+        if self.val_data is None and self.val_images == 0:
+            raise ValueError("set `val_data` or hold out `val_images` > 0 training images")
+        return self
+
+
 class _ModelSpecBase(_Strict):
     version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -304,7 +422,7 @@ class _ModelSpecBase(_Strict):
     input: InputSpec
     output: OutputSpec
     postprocessing: PostprocessingSpec
-    training: TrainingSpec | EnhancerTrainingSpec | PseudoLabelTrainingSpec
+    training: TrainingSpec | EnhancerTrainingSpec | PseudoLabelTrainingSpec | EmbeddingTrainingSpec
     tile: list[int] = Field(description="default spatial tile shape for inference")
 
     @model_validator(mode="after")
@@ -432,9 +550,31 @@ class PseudoLabelNetSpec(_ModelSpecBase):
         return self
 
 
-ModelSpec = TeacherSpec | EnhancerSpec | PseudoLabelNetSpec
+class EmbeddingSpec(_ModelSpecBase):
+    """A SPOCO pixel-embedding network: D output channels, no activation; instances by clustering
+    the embeddings (``postprocessing``: mean_shift, hdbscan or embedding_mws)."""
+
+    kind: Literal["embedding"]
+    training: EmbeddingTrainingSpec
+
+    @model_validator(mode="after")
+    def _embeddings_out(self) -> EmbeddingSpec:
+        if self.output.activation != "none":
+            raise ValueError("an embedding network's `output.activation` must be none")
+        if self.postprocessing.method not in CLUSTERING_METHODS:
+            raise ValueError(
+                f"an embedding network's `postprocessing.method` must be one of "
+                f"{list(CLUSTERING_METHODS)}"
+            )
+        if self.input.preprocessing is None:
+            raise ValueError("an embedding network's input is raw data: set `input.preprocessing`")
+        return self
+
+
+ModelSpec = TeacherSpec | EnhancerSpec | PseudoLabelNetSpec | EmbeddingSpec
 SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {
     "teacher": TeacherSpec,
     "enhancer": EnhancerSpec,
     "pseudo_label_net": PseudoLabelNetSpec,
+    "embedding": EmbeddingSpec,
 }

@@ -1,0 +1,212 @@
+"""Train a SPOCO pixel-embedding network and export it as a package with its tuned clustering.
+
+Full supervision, SPOCO@p (``--object-fraction`` or the spec's ``training.object_fraction``: a
+seeded fraction p of each image's objects labeled, background never) or real sparse annotations
+(``sparse: true`` labels). After training, every clustering recipe of ``training.clustering`` is
+scored on the validation images; the best (``training.metric``) goes into the package.
+
+    python training/train_embedding.py --spec model_specs/embedding_leaves_cvppp.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
+from semiseg_zoo.training import resolve_device
+from semiseg_zoo.training.embedding import train_embedding
+from semiseg_zoo.training.instance_data import InstancePatchDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from embedding_steps import (  # noqa: E402
+    best_recipe,
+    build_net,
+    embed,
+    load_split,
+    save_checkpoint,
+    score_recipes,
+    sparse_training_labels,
+    spoco_weights,
+)
+from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", type=Path, required=True, help="model spec YAML")
+    add_output_arguments(parser)
+    supervision = parser.add_mutually_exclusive_group()
+    supervision.add_argument(
+        "--object-fraction", type=float, help="SPOCO@p: overrides training.object_fraction"
+    )
+    supervision.add_argument(
+        "--full", action="store_true", help="full supervision, whatever the spec says"
+    )
+    parser.add_argument("--steps", type=int, help="overrides training.steps")
+    parser.add_argument("--seed", type=int, help="overrides training.seed")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--from-checkpoint", type=Path, help="skip training: tune the clustering and export"
+    )
+    parser.add_argument(
+        "--no-export", action="store_true", help="stop after validation (experiments)"
+    )
+    return parser
+
+
+def sample_input(spec: EmbeddingSpec) -> np.ndarray:
+    """A synthetic, shippable test image for the package: a rosette (colour) or nuclei."""
+    from semiseg_zoo.synthetic import synthetic_nuclei, synthetic_rosette
+
+    if spec.input.channels == 3:
+        image, _ = synthetic_rosette((256, 256), seed=0)
+        return np.moveaxis(image, -1, 0)
+    if spec.input.channels == 1 and len(spec.input.axes) == 4:
+        image, _ = synthetic_nuclei((256, 256), seed=0)
+        return image
+    raise SystemExit(f"no synthetic sample input for {spec.input.axes} with {spec.input.channels}")
+
+
+def resolved_spec(spec: EmbeddingSpec, args: argparse.Namespace) -> EmbeddingSpec:
+    """``spec`` with the command line's overrides, so that the package describes the run."""
+    update: dict = {}
+    if args.full:
+        update["object_fraction"] = None
+    elif args.object_fraction is not None:
+        update["object_fraction"] = args.object_fraction
+    if args.steps is not None:
+        update["steps"] = args.steps
+    if args.seed is not None:
+        update["seed"] = args.seed
+    if not update:
+        return spec
+    training = EmbeddingTrainingSpec.model_validate({**spec.training.model_dump(), **update})
+    return spec.model_copy(update={"training": training})
+
+
+def supervision_text(spec: EmbeddingSpec) -> str:
+    fraction = spec.training.object_fraction
+    if fraction is not None:
+        return f"SPOCO@{fraction:g} ({fraction:.0%} of the objects of each image labeled)"
+    if spec.training.train.sparse:
+        return "sparse annotations (only the annotated objects labeled)"
+    return "full supervision (all objects and the background labeled)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = load_spec(args.spec)
+    if not isinstance(spec, EmbeddingSpec):
+        raise SystemExit(f"{args.spec}: this script trains embedding specs, got {spec.kind!r}")
+    spec = resolved_spec(spec, args)
+    training = spec.training
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    root = args.data_root or data_root()
+    run_dir = args.run_dir or Path("runs") / spec.name
+    output = args.output or run_dir / f"{spec.name}.zip"
+    if not args.no_export:
+        refuse_to_overwrite(output, args.overwrite)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    print(f"loading data from {root}")
+    train_items, val_items = load_split(spec, root)
+    labels, counts = sparse_training_labels(train_items, training.object_fraction, training.seed)
+    print(
+        f"{supervision_text(spec)}: {counts['labeled_objects']} of {counts['objects']} objects "
+        f"in {len(train_items)} training images labeled; {len(val_items)} validation images; "
+        f"device {device}"
+    )
+    net = build_net(spec)
+    if args.from_checkpoint:
+        checkpoint = torch.load(args.from_checkpoint, map_location="cpu", weights_only=True)
+        net.load_state_dict(checkpoint["state_dict"])
+        history = checkpoint.get("history", [])
+        seconds = checkpoint.get("seconds")
+    else:
+        patches = InstancePatchDataset(
+            [item.image for item in train_items], labels, tuple(training.patch_shape),
+            seed=training.seed,
+        )  # fmt: skip
+        result = train_embedding(
+            net, patches,
+            steps=training.steps, batch_size=training.batch_size,
+            learning_rate=training.learning_rate, weight_decay=training.weight_decay,
+            momentum=training.loss.momentum, weights=spoco_weights(spec),
+            seed=training.seed, device=device,
+        )  # fmt: skip
+        net, history, seconds = result.net, result.history, result.seconds
+        save_checkpoint(
+            run_dir / "checkpoint.pt",
+            result,
+            {"object_fraction": training.object_fraction, **counts},
+        )
+        print(f"trained in {seconds:.0f}s; saved {run_dir / 'checkpoint.pt'}")
+
+    net = net.to(device).eval()
+    embeddings = [embed(net, item.image, device) for item in val_items]
+    groundtruths = [item.labels for item in val_items]
+    recipes = [recipe.model_dump(exclude_none=True) for recipe in training.clustering]
+    rows = score_recipes(embeddings, groundtruths, recipes)
+    best = best_recipe(rows, training.metric)
+    for row in rows:
+        print(
+            f"{row['name']}: SBD {row['sbd']:.3f} |DiC| {row['abs_dic']:.2f} AP@0.5 "
+            f"{row['ap50']:.3f} ({row['seconds_per_image']:.2f}s/image)"
+        )
+    validation = {
+        "dataset": training.val,
+        "n_images": len(val_items),
+        "sbd": best["sbd"],
+        "abs_dic": best["abs_dic"],
+        "ap50": best["ap50"],
+        "f1_50": best["f1_50"],
+        "clustering_seconds_per_image": best["seconds_per_image"],
+        "supervision": supervision_text(spec),
+        "definition": "SBD/|DiC| as CVPPP; AP@0.5 = TP/(TP+FP) at IoU 0.5 averaged over images",
+    }
+    report = {
+        "supervision": supervision_text(spec),
+        "object_fraction": training.object_fraction,
+        **counts,
+        "steps": training.steps,
+        "training_seconds": seconds,
+        "clustering": rows,
+        "best": best["name"],
+        "validation": validation,
+        "history": history,
+    }
+    (run_dir / "validation.json").write_text(json.dumps(report, indent=2))
+    print(f"best on validation ({training.metric}): {best['name']}")
+    if args.no_export:
+        return 0
+
+    from semiseg_zoo.export import export_package
+
+    start = time.perf_counter()
+    path = export_package(
+        net.cpu(),
+        spec,
+        sample_input=sample_input(spec),
+        output_path=output,
+        postprocessing=best["recipe"],
+        validation=validation,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
