@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-checkpoint", type=Path, help="skip training: tune the clustering and export"
     )
     parser.add_argument(
+        "--max-val-images",
+        type=int,
+        help="score the clustering on this many validation images (a seeded subset)",
+    )
+    parser.add_argument(
         "--no-export", action="store_true", help="stop after validation (experiments)"
     )
     return parser
@@ -152,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"trained in {seconds:.0f}s; saved {run_dir / 'checkpoint.pt'}")
 
+    if args.max_val_images and args.max_val_images < len(val_items):
+        rng = np.random.default_rng([training.seed, 6])
+        chosen = sorted(rng.choice(len(val_items), args.max_val_images, replace=False))
+        val_items = [val_items[i] for i in chosen]
+        print(f"scoring the clustering on {len(val_items)} validation images (seeded subset)")
     net = net.to(device).eval()
     embeddings = [embed(net, item.image, device) for item in val_items]
     groundtruths = [item.labels for item in val_items]
@@ -164,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['ap50']:.3f} ({row['seconds_per_image']:.2f}s/image)"
         )
     validation = {
-        "dataset": training.val,
+        "dataset": training.val
+        + (f", seeded subset of {len(val_items)}" if args.max_val_images else ""),
         "n_images": len(val_items),
         "sbd": best["sbd"],
         "abs_dic": best["abs_dic"],

@@ -19,13 +19,27 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip((image - low) / (high - low + 1e-6), 0, 1) * 255).astype(np.uint8)
 
 
-def write_cover(sample_input: np.ndarray, output: np.ndarray, path: Path) -> Path:
+def _principal_components(embeddings: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` principal components of pixel embeddings ``(D, Y, X)`` → ``(n, Y, X)``."""
+    flat = embeddings.reshape(embeddings.shape[0], -1).T
+    flat = flat - flat.mean(axis=0)
+    _, _, components = np.linalg.svd(flat, full_matrices=False)
+    projected = flat @ components[:n].T
+    return projected.T.reshape((n, *embeddings.shape[1:]))
+
+
+def write_cover(
+    sample_input: np.ndarray, output: np.ndarray, path: Path, *, embeddings: bool = False
+) -> Path:
     """Write a PNG: input ``(Y, X)`` (grey) | output ``(C, Y, X)`` (channels coloured).
 
     Output values are treated as probabilities in [0, 1]; with one channel it is shown grey.
+    ``embeddings``: the output is pixel embeddings, shown as their first 3 principal components.
     """
     left = np.repeat(_to_uint8(sample_input)[..., None], 3, axis=-1)
-    if output.shape[0] == 1:
+    if embeddings:
+        right = np.stack([_to_uint8(c) for c in _principal_components(output, 3)], axis=-1)
+    elif output.shape[0] == 1:
         right = np.repeat(_to_uint8(output[0])[..., None], 3, axis=-1)
     else:
         weights = np.clip(output[: len(_PALETTE)], 0, 1)

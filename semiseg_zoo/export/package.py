@@ -158,7 +158,10 @@ def export_package(
         tifffile.imwrite(files["sample_input"], test_input[0], photometric="minisblack")
         tifffile.imwrite(files["sample_output"], test_output[0], photometric="minisblack")
         shutil.copyfile(architecture_source(spec.architecture.name), files["architecture"])
-        write_cover(test_input[0, 0], test_output[0], files["cover"])
+        write_cover(
+            test_input[0].mean(axis=0), test_output[0], files["cover"],
+            embeddings=spec.kind == "embedding",
+        )  # fmt: skip
         files["documentation"].write_text(package_readme(spec, recipe, metrics))
 
         semiseg_config = {
@@ -172,6 +175,20 @@ def export_package(
             # What a user must reproduce to make this enhancer's input (ilastik or semiseg-enhance).
             semiseg_config["features"] = spec.features.model_dump(mode="json")
             semiseg_config["training_source"] = spec.training.source.model_dump(mode="json")
+        if spec.kind == "embedding":
+            loss = spec.training.loss
+            semiseg_config["embedding"] = {
+                "dimension": len(spec.output.channel_names),
+                "delta_v": loss.delta_v,
+                "delta_d": loss.delta_d,
+                "supervision": (
+                    f"SPOCO@{spec.training.object_fraction:g}"
+                    if spec.training.object_fraction is not None
+                    else "sparse annotations"
+                    if spec.training.train.sparse
+                    else "full"
+                ),
+            }
         description = build_description(spec, files, semiseg_config=semiseg_config)
         staged = folder / "staged.zip"
         write_legacy_layout(description, staged)

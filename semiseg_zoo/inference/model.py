@@ -178,6 +178,13 @@ class Model:
         np.ndarray
             float32 ``(C_out, *spatial)``.
         """
+        if tta and (self.package.semiseg_config or {}).get("kind") == "embedding":
+            # Each flipped/rotated input gets its own embedding space: averaging would mix them.
+            raise ValueError(
+                f"{self.package.name}: test-time augmentation is not available for embedding "
+                "networks (the embeddings of transformed inputs cannot be averaged); run "
+                "without --tta"
+            )
         prepared = self.prepare(image, axes)
         canonical = self._canonical_axes()
         normalised = apply_steps(

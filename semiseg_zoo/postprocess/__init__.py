@@ -1,6 +1,9 @@
 """Pure functions: network outputs (numpy) → uint32 instance labels, registered by name."""
 
 from .distance_watershed import distance_watershed_from_boundaries
+from .embedding_clustering import hdbscan_from_embeddings, mean_shift_from_embeddings
+from .embedding_mws import mutex_watershed_from_embeddings
+from .embeddings import merge_close_clusters
 from .labels import remove_small_objects
 from .registry import apply_postprocessing, available_methods, register_postprocessing
 from .threshold import connected_components_from_foreground
@@ -11,6 +14,10 @@ __all__ = [
     "available_methods",
     "connected_components_from_foreground",
     "distance_watershed_from_boundaries",
+    "hdbscan_from_embeddings",
+    "mean_shift_from_embeddings",
+    "merge_close_clusters",
+    "mutex_watershed_from_embeddings",
     "register_postprocessing",
     "remove_small_objects",
     "watershed_from_probabilities",

@@ -91,7 +91,7 @@ def read_embeddings(
         out of range, both foreground inputs at once, or a threshold outside (0, 1).
     """
     embeddings = np.asarray(embeddings)
-    if embeddings.ndim not in (3, 4):
+    if embeddings.ndim not in (3, 4) or 0 in embeddings.shape:
         raise ValueError(
             f"`embeddings` has shape {embeddings.shape}; expected (D, [Z,] Y, X) pixel "
             "embeddings, the channel axis first"
@@ -219,15 +219,22 @@ def finish_labels(
     background: Background,
     min_size: int,
 ) -> np.ndarray:
-    """Merge close clusters, turn the largest cluster into background (without a mask) and
-    remove small objects; uint32 consecutive labels."""
+    """Merge close clusters, turn the largest cluster into background (without a mask),
+    remove small objects and number the objects in the order of their first pixel (C order),
+    so that the result does not depend on the order in which a method finds its clusters."""
     if merge_close:
         labels = merge_close_clusters(labels, data.embeddings, distance=delta_d)
     if background == "largest" and data.mask is None and labels.max() > 0:
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         labels = np.where(labels == np.argmax(sizes), 0, labels)
-    return remove_small_objects(labels, min_size)
+    labels = remove_small_objects(labels, min_size)
+    ids, first = np.unique(labels, return_index=True)
+    in_order = ids[np.argsort(first)]
+    in_order = in_order[in_order != 0]
+    new_ids = np.zeros(int(ids[-1]) + 1 if len(ids) else 1, dtype=np.uint32)
+    new_ids[in_order] = np.arange(1, len(in_order) + 1, dtype=np.uint32)
+    return new_ids[labels]
 
 
 def check_common(*, delta_d: float, background: str, min_size: int) -> None:

@@ -107,7 +107,6 @@ class DistanceWatershedParams(_Strict):
 class _ClusteringParams(_Strict):
     """What every clustering of SPOCO embeddings shares (Wolny et al. 2022, Sec. 3.3)."""
 
-    delta_v: float = Field(0.5, gt=0, description="pull margin the network was trained with")
     delta_d: float = Field(2.0, gt=0, description="push margin the network was trained with")
     merge_close: bool = Field(
         False, description="merge clusters whose mean embeddings are closer than delta_d"
@@ -126,7 +125,8 @@ class MeanShiftParams(_ClusteringParams):
     """Mean-shift on a pixel subsample; every pixel joins the nearest cluster centre."""
 
     method: Literal["mean_shift"] = "mean_shift"
-    bandwidth: float | None = Field(None, gt=0, description="default: delta_v")
+    delta_v: float = Field(0.5, gt=0, description="pull margin the network was trained with")
+    bandwidth: float | None = Field(None, gt=0, description="default: 2 * delta_v")
     max_samples: int = Field(10000, ge=100)
     seed: int = 0
 
@@ -135,7 +135,7 @@ class HdbscanParams(_ClusteringParams):
     """HDBSCAN on a pixel subsample; every pixel joins the nearest cluster mean."""
 
     method: Literal["hdbscan"] = "hdbscan"
-    min_cluster_size: int = Field(200, ge=2, description="in pixels of the full image")
+    min_cluster_size: int = Field(50, ge=2, description="in pixels of the full image")
     min_samples: int | None = Field(None, ge=1)
     max_samples: int = Field(10000, ge=100)
     seed: int = 0
@@ -147,7 +147,7 @@ class EmbeddingMwsParams(_ClusteringParams):
     method: Literal["embedding_mws"] = "embedding_mws"
     offsets: list[list[int]] | None = Field(None, description="default: the library's offsets")
     strides: list[int] | None = None
-    bias: float = 0.0
+    bias: float = Field(-0.5, description="added to the repulsive weights (> 0 splits more)")
 
 
 CLUSTERING_METHODS = ("mean_shift", "hdbscan", "embedding_mws")

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--steps", type=int, help="overrides the specs' training.steps")
+    parser.add_argument(
+        "--max-val-images", type=int, help="score on a seeded subset of the validation images"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (1 thread each)")
     parser.add_argument("--run-root", type=Path, default=REPO / "runs/spoco_sparsity")
     parser.add_argument("--data-root", type=Path)
@@ -49,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks/results/spoco_sparsity.json"
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other runs already in --output"
     )
     return parser
 
@@ -64,6 +70,8 @@ def run_command(dataset: str, setting: str, args: argparse.Namespace) -> list[st
     ]  # fmt: skip
     if args.steps:
         command += ["--steps", str(args.steps)]
+    if args.max_val_images:
+        command += ["--max-val-images", str(args.max_val_images)]
     if args.data_root:
         command += ["--data-root", str(args.data_root)]
     if args.resume and (run_dir / "checkpoint.pt").exists():
@@ -90,7 +98,14 @@ def run(dataset: str, setting: str, args: argparse.Namespace) -> dict:
         **{k: v for k, v in report.items() if k != "validation"},
         "training_seconds": None if training_seconds is None else round(training_seconds),
         "command": " ".join(Path(c).name if c.endswith(".py") else c for c in command[1:]),
+        "git_commit": commit_of(REPO),
     }
+
+
+def commit_of(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo
+    ).stdout.strip()
 
 
 def claim(results: list[dict]) -> dict:
@@ -122,12 +137,17 @@ def write_json(path: Path, payload: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    commit = commit_of(REPO)
     runs = [(d, s) for d in args.datasets for s in args.settings]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda pair: run(*pair, args), runs))
+    if args.merge and args.output.exists():
+        done = {(r["dataset"], r["setting"]) for r in results}
+        earlier = json.loads(args.output.read_text())["results"]
+        results += [r for r in earlier if (r["dataset"], r["setting"]) not in done]
+        results.sort(
+            key=lambda r: (list(DATASETS).index(r["dataset"]), list(SETTINGS).index(r["setting"]))
+        )
     payload = {
         "experiment": "spoco_sparsity",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
