@@ -4,7 +4,8 @@
 - ``predict-speed``: ``benchmarks/results/predict_speed.json``;
 - ``teacher-label-efficiency``: ``benchmarks/results/teacher_label_efficiency.json``;
 - ``builtin-enhancers``: ``config.semiseg.validation`` of the built-in enhancer packages;
-- ``enhancer-transfer``: ``benchmarks/results/enhancer_transfer.json``.
+- ``enhancer-transfer``: ``benchmarks/results/enhancer_transfer.json``;
+- ``clustering-speed``: ``benchmarks/results/clustering_speed.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -185,6 +186,135 @@ def enhancer_transfer_table() -> str:
     return "\n".join(rows)
 
 
+CLUSTERING_NAMES = {
+    "embedding_mws": "`embedding_mws`",
+    "mean_shift": "`mean_shift`",
+    "mean_shift_merge": "`mean_shift`, `merge_close=True`",
+    "hdbscan": "`hdbscan`",
+    "naive_mean_shift": "scikit-learn `MeanShift` on all pixels (`bin_seeding=True`)",
+}
+
+
+def clustering_speed_table() -> str:
+    path = ROOT / "benchmarks" / "results" / "clustering_speed.json"
+    if not path.is_file():
+        return (
+            "Not measured yet: run `python benchmarks/clustering_speed.py`, then "
+            "`python scripts/update_readme.py`."
+        )
+    report = json.loads(path.read_text())
+    result, settings, machine = report["result"], report["settings"], report["machine"]
+    rows = [
+        "| method | median (s) | CPU (s) | objects recovered exactly | adapted Rand error |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, method in result["methods"].items():
+        runs = len(method["runs_s"])
+        rows.append(
+            f"| {CLUSTERING_NAMES.get(name, name)}{' (1 run)' if runs == 1 else ''} "
+            f"| {method['median_s']:.2f} | {method['cpu_median_s']:.2f} "
+            f"| {method['objects_exact']} / {method['objects_truth']} "
+            f"| {method['adapted_rand_error']:.4f} |"
+        )
+    data = result["data"]
+    shape = "×".join(map(str, result["shape"]))
+    load = ", ".join(f"{v:g}" for v in result["load_average_1min"])
+    rows.append("")
+    rows.append(
+        f"{shape} pixels, {result['embedding_dim']}-D embeddings of {data['n_objects']} "
+        f"synthetic nuclei ({data['object_pixels_min_median_max'][0]}-"
+        f"{data['object_pixels_min_median_max'][2]} px) + background, noise std "
+        f"{data['noise_std']} (pixels a median "
+        f"{data['pixel_distance_to_object_mean_median_p99'][0]:.2f} from their object's mean); "
+        f"default parameters; medians of {settings['repeats']} interleaved runs, "
+        f"{settings['threads']} threads; {machine['cpu_model'] or machine['machine']}, "
+        f"{machine['cpus_usable']} CPUs, load average {load}; scikit-learn "
+        f"{machine['versions'].get('scikit-learn')}, python-elf "
+        f"{machine['versions'].get('python-elf')}; {report['date']}, commit "
+        f"{report['git_commit'][:12]}"
+        f"{' + uncommitted changes' if report.get('uncommitted_changes') else ''}. "
+        "Fastest exact method: "
+        f"`{result['fastest_exact_method']}`."
+    )
+    return "\n".join(rows)
+
+
+def builtin_embeddings_table() -> str:
+    from semiseg_zoo.inference import list_builtin_models, load_package
+
+    rows = [
+        "| model | supervision | clustering | validation | SBD | \\|DiC\\| | AP@0.5 | s / image |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in list_builtin_models():
+        if not name.startswith("embedding-"):
+            continue
+        config = load_package(name).semiseg_config
+        validation, recipe = config["validation"], config["postprocessing"]
+        rows.append(
+            f"| `{name}` | {config['embedding']['supervision']} | {_short_recipe(recipe)} "
+            f"| {validation['dataset']} | {validation['sbd']:.3f} "
+            f"| {validation['abs_dic']:.1f} | {validation['ap50']:.3f} "
+            f"| {validation['clustering_seconds_per_image']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+CLUSTERING_DEFAULTS = {
+    "delta_v": 0.5, "delta_d": 2.0, "merge_close": False, "background": "largest",
+    "foreground_threshold": 0.5, "max_samples": 10000, "seed": 0,
+}  # fmt: skip
+
+
+def _short_recipe(recipe: dict) -> str:
+    """``method(non-default parameters)``."""
+    params = [
+        f"{k}={v}" for k, v in recipe.items()
+        if k != "method" and CLUSTERING_DEFAULTS.get(k, object()) != v
+    ]  # fmt: skip
+    return f"`{recipe['method']}`" + (f" ({', '.join(params)})" if params else "")
+
+
+SPOCO_SETTINGS = {"full": "full", "0.4": "SPOCO@0.4", "0.1": "SPOCO@0.1"}
+
+
+def spoco_sparsity_table() -> str:
+    report, missing = _experiment_report("spoco_sparsity")
+    if report is None:
+        return missing
+    rows = [
+        "| data | supervision | labeled objects | clustering | SBD | \\|DiC\\| | AP@0.5 | s / image |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for run in report["results"]:
+        metric = "sbd" if run["dataset"] == "cvppp" else "ap50"
+        best: dict[str, dict] = {}
+        for row in run["clustering"]:
+            method = row["recipe"]["method"]
+            if method not in best or row[metric] > best[method][metric]:
+                best[method] = row
+        for row in best.values():
+            rows.append(
+                f"| {run['dataset']} | {SPOCO_SETTINGS[run['setting']]} "
+                f"| {run['labeled_objects']} / {run['objects']} | {_short_recipe(row['recipe'])} "
+                f"| {row['sbd']:.3f} | {row['abs_dic']:.1f} | {row['ap50']:.3f} "
+                f"| {row['seconds_per_image']:.2f} |"
+            )
+    claim = report.get("claim", {})
+    rows.append("")
+    if claim.get("holds") is None:
+        rows.append(f"Claim not checked: {claim.get('reason', 'no claim in the report')}.")
+    else:
+        rows.append(
+            f'Claim "{claim["statement"]}": SBD {claim["spoco_0.4_sbd"]:.3f} vs '
+            f"{claim['full_sbd']:.3f} (ratio {claim['ratio']:.2f}): "
+            f"**{'holds' if claim['holds'] else 'does not hold'}** here. "
+            f"Validation images per run: {report['results'][0]['clustering'][0]['n_images']} "
+            f"(CVPPP); commit {report['git_commit'][:12]}, {report['date']}."
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
@@ -192,6 +322,9 @@ def main() -> int:
     text = _section(text, "builtin-enhancers", builtin_enhancers_table())
     text = _section(text, "teacher-label-efficiency", label_efficiency_table())
     text = _section(text, "enhancer-transfer", enhancer_transfer_table())
+    text = _section(text, "clustering-speed", clustering_speed_table())
+    text = _section(text, "builtin-embeddings", builtin_embeddings_table())
+    text = _section(text, "spoco-sparsity", spoco_sparsity_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0

@@ -62,20 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="score the clustering on this many validation images (a seeded subset)",
     )
     parser.add_argument(
+        "--reuse-validation",
+        action="store_true",
+        help="with --from-checkpoint: take the clustering and scores from the run's "
+        "validation.json instead of scoring again",
+    )
+    parser.add_argument(
         "--no-export", action="store_true", help="stop after validation (experiments)"
     )
     return parser
 
 
 def sample_input(spec: EmbeddingSpec) -> np.ndarray:
-    """A synthetic, shippable test image for the package: a rosette (colour) or nuclei."""
+    """A synthetic, shippable test image for the package: a rosette (colour) or nuclei; 128² keeps
+    the 16-channel test and sample outputs (and the package) small."""
     from semiseg_zoo.synthetic import synthetic_nuclei, synthetic_rosette
 
     if spec.input.channels == 3:
-        image, _ = synthetic_rosette((256, 256), seed=0)
+        image, _ = synthetic_rosette((128, 128), seed=0)
         return np.moveaxis(image, -1, 0)
     if spec.input.channels == 1 and len(spec.input.axes) == 4:
-        image, _ = synthetic_nuclei((256, 256), seed=0)
+        image, _ = synthetic_nuclei((128, 128), seed=0)
         return image
     raise SystemExit(f"no synthetic sample input for {spec.input.axes} with {spec.input.channels}")
 
@@ -157,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"trained in {seconds:.0f}s; saved {run_dir / 'checkpoint.pt'}")
 
+    if args.reuse_validation:
+        if not args.from_checkpoint:
+            raise SystemExit("--reuse-validation needs --from-checkpoint")
+        return export(
+            net, spec, json.loads((run_dir / "validation.json").read_text()), args, output
+        )
     if args.max_val_images and args.max_val_images < len(val_items):
         rng = np.random.default_rng([training.seed, 6])
         chosen = sorted(rng.choice(len(val_items), args.max_val_images, replace=False))
@@ -200,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best on validation ({training.metric}): {best['name']}")
     if args.no_export:
         return 0
+    return export(net, spec, report, args, output)
 
+
+def export(
+    net: torch.nn.Module, spec: EmbeddingSpec, report: dict, args: argparse.Namespace, output: Path
+) -> int:
+    """Export ``net`` with the best clustering recipe and validation scores of ``report``."""
     from semiseg_zoo.export import export_package
 
+    best = next(row for row in report["clustering"] if row["name"] == report["best"])
     start = time.perf_counter()
     path = export_package(
         net.cpu(),
@@ -210,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         sample_input=sample_input(spec),
         output_path=output,
         postprocessing=best["recipe"],
-        validation=validation,
+        validation=report["validation"],
         overwrite=args.overwrite,
     )
     print(

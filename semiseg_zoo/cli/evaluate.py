@@ -173,7 +173,11 @@ def read_labels(path: str, key: str | None) -> Any:
     from semiseg_zoo.io import ImageReadError, read_image, split_key
 
     file = split_key(path)[0]
-    image = read_image(path, key=key if file.suffix.lower() in _CONTAINER_SUFFIXES else None)
+    image = read_image(
+        path,
+        key=key if file.suffix.lower() in _CONTAINER_SUFFIXES else None,
+        palette_indices=True,
+    )
     if set(image.axes) - set("zyx"):
         raise ImageReadError(
             image.path,

@@ -111,7 +111,8 @@ class Model:
         ``axes`` uses letters ``c``, ``z``, ``y``, ``x`` (e.g. ``yx``, ``yxc``, ``zyx``); without
         it, an image with one more dimension than the model's spatial axes is taken as
         channel-first, or channel-last if its last axis has 3 or 4 entries (RGB/RGBA).
-        Colour images fed to a single-channel model are averaged to grey.
+        Colour images fed to a single-channel model are averaged to grey; RGBA images fed to an
+        RGB model lose their alpha channel.
         """
         image = np.asarray(image)
         spatial = self.spatial_axes
@@ -144,6 +145,8 @@ class Model:
         if channels != self.n_channels:
             if self.n_channels == 1 and channels in (3, 4):
                 image = image[:3].astype(np.float32).mean(axis=0, keepdims=True)
+            elif self.n_channels == 3 and channels == 4:
+                image = image[:3]  # RGBA: the model sees RGB
             else:
                 raise ValueError(
                     f"image has {channels} channels but model {self.package.name!r} expects "

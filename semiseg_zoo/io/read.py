@@ -260,7 +260,9 @@ def um_per_unit(unit: str | None) -> float | None:
     return _UM_PER_UNIT.get(normalized.lower())
 
 
-def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Image:
+def read_image(
+    path: str | os.PathLike[str], *, key: str | None = None, palette_indices: bool = False
+) -> Image:
     """Read an image, its axes and its voxel size.
 
     Parameters
@@ -272,6 +274,9 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Image
     key
         The HDF5 dataset or zarr array inside a group. Without it the only
         dataset/array is used; for OME-Zarr, the first multiscale level.
+    palette_indices
+        Return a palette PNG's indices instead of its colours: label images such as CVPPP's
+        store one palette index per object.
 
     Returns
     -------
@@ -310,7 +315,20 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Image
             f"a key ({key!r}) was given but {file.suffix or 'this'} files hold a single image",
             "Drop the key; keys only select datasets in .h5/.hdf5 files and arrays in zarr groups",
         )
+    if palette_indices and reader is _read_pil:
+        return _finalize(file, _read_palette_indices(file))
     return _finalize(file, reader(file, key))
+
+
+def _read_palette_indices(path: Path) -> _Raw:
+    from PIL import Image as PILImage
+
+    with _reraise_as_read_error(path, "not a valid PNG/JPEG file, or it is truncated"):
+        with PILImage.open(path) as image:
+            if image.mode not in ("P", "PA"):
+                return _read_pil(path, None)
+            data = np.asarray(image if image.mode == "P" else image.convert("P"))
+    return _Raw(data, "yx", None)
 
 
 # ------------------------------------------------------------------- dispatch and checks

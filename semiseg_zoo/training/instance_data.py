@@ -35,13 +35,7 @@ class InstanceImage:
 
 def read_labels(path: Path) -> np.ndarray:
     """Instance labels from any supported file; palette PNGs keep their indices (CVPPP)."""
-    if path.suffix.lower() == ".png":
-        from PIL import Image as PILImage
-
-        with PILImage.open(path) as image:
-            if image.mode in ("P", "L", "I", "I;16"):
-                return np.asarray(image).astype(np.int64)
-    return np.asarray(read_image(path).data).astype(np.int64)
+    return np.asarray(read_image(path, palette_indices=True).data).astype(np.int64)
 
 
 def read_channels(path: Path, channels: int, n_spatial: int) -> np.ndarray:

@@ -39,7 +39,14 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def test_builtin_methods_are_registered() -> None:
-    assert available_methods() == ["distance_watershed", "threshold", "watershed"]
+    assert available_methods() == [
+        "distance_watershed",
+        "embedding_mws",
+        "hdbscan",
+        "mean_shift",
+        "threshold",
+        "watershed",
+    ]
     assert registry._METHODS["distance_watershed"] is distance_watershed_from_boundaries
     assert registry._METHODS["watershed"] is watershed_from_probabilities
     assert registry._METHODS["threshold"] is connected_components_from_foreground
@@ -102,7 +109,7 @@ def test_apply_does_not_mutate_recipe_or_input() -> None:
 def test_unknown_method(recipe: dict, shown: str) -> None:
     with pytest.raises(
         ValueError,
-        match=rf"unknown post-processing method {shown}; expected one of \['distance_watershed', 'threshold', 'watershed'\]",
+        match=rf"unknown post-processing method {shown}; expected one of \['distance_watershed', 'embedding_mws', 'hdbscan', 'mean_shift', 'threshold', 'watershed'\]",
     ):
         apply_postprocessing(PROBABILITIES, recipe)
 

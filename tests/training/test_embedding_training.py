@@ -128,9 +128,10 @@ def test_train_embedding_script_trains_tunes_and_exports(tmp_path: Path) -> None
         rdf = yaml.safe_load(archive.read("rdf.yaml"))
     semiseg = rdf["config"]["semiseg"]
     assert semiseg["kind"] == "embedding"
-    assert semiseg["postprocessing"] == report["clustering"][0]["recipe"] or semiseg[
-        "postprocessing"
-    ] == report["clustering"][1]["recipe"]
+    assert (
+        semiseg["postprocessing"] == report["clustering"][0]["recipe"]
+        or semiseg["postprocessing"] == report["clustering"][1]["recipe"]
+    )
     assert semiseg["embedding"] == {
         "dimension": 4, "delta_v": 0.5, "delta_d": 2.0, "supervision": "SPOCO@0.4"
     }  # fmt: skip
