@@ -302,6 +302,9 @@ def spoco_sparsity_table() -> str:
             )
     claim = report.get("claim", {})
     rows.append("")
+    if report.get("not_run"):
+        rows.append(f"Not in this table: {report['not_run']}.")
+        rows.append("")
     if claim.get("holds") is None:
         rows.append(f"Claim not checked: {claim.get('reason', 'no claim in the report')}.")
     else:

@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return export(
             net, spec, json.loads((run_dir / "validation.json").read_text()), args, output
         )
-    if args.max_val_images and args.max_val_images < len(val_items):
+    subset = bool(args.max_val_images and args.max_val_images < len(val_items))
+    if subset:
         rng = np.random.default_rng([training.seed, 6])
         chosen = sorted(rng.choice(len(val_items), args.max_val_images, replace=False))
         val_items = [val_items[i] for i in chosen]
@@ -187,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['ap50']:.3f} ({row['seconds_per_image']:.2f}s/image)"
         )
     validation = {
-        "dataset": training.val
-        + (f", seeded subset of {len(val_items)}" if args.max_val_images else ""),
+        "dataset": training.val + (f", seeded subset of {len(val_items)}" if subset else ""),
         "n_images": len(val_items),
         "sbd": best["sbd"],
         "abs_dic": best["abs_dic"],

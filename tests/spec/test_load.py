@@ -14,6 +14,7 @@ import yaml
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import (
     DATA_ENV,
+    EmbeddingSpec,
     EnhancerSpec,
     ScaleRange,
     SpecError,
@@ -51,7 +52,7 @@ def test_shipped_specs_exist() -> None:
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_loads(path: Path) -> None:
     spec = load_spec(path)
-    assert isinstance(spec, (TeacherSpec, EnhancerSpec))
+    assert isinstance(spec, (TeacherSpec, EnhancerSpec, EmbeddingSpec))
     assert spec.kind == path.stem.split("_")[0]
     n_spatial = len(spec.input.axes) - 2
     assert len(spec.tile) == len(spec.output.halo) == len(spec.input.min_shape) == n_spatial
