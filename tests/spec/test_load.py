@@ -201,7 +201,7 @@ def test_wrong_kind(valid_spec: dict[str, Any], kind: Any) -> None:
     with pytest.raises(
         SpecError,
         match=(
-            r"k\.yaml: kind: expected one of \['enhancer', 'pseudo_label_net', 'teacher'\], "
+            r"k\.yaml: kind: expected one of \['embedding', 'enhancer', 'pseudo_label_net', 'teacher'\], "
             rf"got {kind!r}"
         ),
     ):
