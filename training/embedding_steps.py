@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from semiseg_zoo.evaluation import abs_difference_in_count, instance_scores, symmetric_best_dice
-from semiseg_zoo.nets import UNet2d, UNet3d
+from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import EmbeddingSpec, ScaleRange
 from semiseg_zoo.training.embedding_losses import SpocoWeights
@@ -24,12 +24,18 @@ from semiseg_zoo.training.instance_data import (
 )
 from semiseg_zoo.training.whole_image import predict_whole_image
 
-ARCHITECTURES = {"UNet2d": UNet2d, "UNet3d": UNet3d}
-
 
 def build_net(spec: EmbeddingSpec) -> nn.Module:
     """A fresh network for ``spec``."""
     return ARCHITECTURES[spec.architecture.name](**spec.architecture.kwargs)
+
+
+def load_checkpoint(spec: EmbeddingSpec, path: Path) -> tuple[nn.Module, dict]:
+    """A network of ``spec`` with the weights of a ``save_checkpoint`` file, and the file."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    net = build_net(spec)
+    net.load_state_dict(checkpoint["state_dict"])
+    return net, checkpoint
 
 
 def spoco_weights(spec: EmbeddingSpec) -> SpocoWeights:

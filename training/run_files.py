@@ -4,6 +4,9 @@ package (a finished training run's result)."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 from pathlib import Path
 
 
@@ -37,3 +40,18 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         "--output puts the package",
     )
     parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write ``payload`` as indented JSON atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(payload, indent=2))
+    os.replace(temporary, path)
+
+
+def git_commit(repo: Path) -> str:
+    """The commit checked out in ``repo`` (empty if it is not a git checkout)."""
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo
+    ).stdout.strip()

@@ -29,6 +29,7 @@ from embedding_steps import (  # noqa: E402
     best_recipe,
     build_net,
     embed,
+    load_checkpoint,
     load_split,
     save_checkpoint,
     score_recipes,
@@ -130,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         refuse_to_overwrite(output, args.overwrite)
     run_dir.mkdir(parents=True, exist_ok=True)
 
+    if args.reuse_validation:
+        # Export only: the scores and the recipe come from the run, no data are needed.
+        if not args.from_checkpoint:
+            raise SystemExit("--reuse-validation needs --from-checkpoint")
+        net, _ = load_checkpoint(spec, args.from_checkpoint)
+        return export(
+            net, spec, json.loads((run_dir / "validation.json").read_text()), args, output
+        )
+
     print(f"loading data from {root}")
     train_items, val_items = load_split(spec, root)
     labels, counts = sparse_training_labels(train_items, training.object_fraction, training.seed)
@@ -138,13 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         f"in {len(train_items)} training images labeled; {len(val_items)} validation images; "
         f"device {device}"
     )
-    net = build_net(spec)
     if args.from_checkpoint:
-        checkpoint = torch.load(args.from_checkpoint, map_location="cpu", weights_only=True)
-        net.load_state_dict(checkpoint["state_dict"])
+        net, checkpoint = load_checkpoint(spec, args.from_checkpoint)
         history = checkpoint.get("history", [])
         seconds = checkpoint.get("seconds")
     else:
+        net = build_net(spec)
         patches = InstancePatchDataset(
             [item.image for item in train_items], labels, tuple(training.patch_shape),
             seed=training.seed,
@@ -164,12 +173,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"trained in {seconds:.0f}s; saved {run_dir / 'checkpoint.pt'}")
 
-    if args.reuse_validation:
-        if not args.from_checkpoint:
-            raise SystemExit("--reuse-validation needs --from-checkpoint")
-        return export(
-            net, spec, json.loads((run_dir / "validation.json").read_text()), args, output
-        )
     subset = bool(args.max_val_images and args.max_val_images < len(val_items))
     if subset:
         rng = np.random.default_rng([training.seed, 6])

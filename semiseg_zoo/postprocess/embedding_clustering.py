@@ -55,6 +55,44 @@ def _cluster_subsampled(
     return ids + 1
 
 
+def _segment_subsampled(
+    embeddings: np.ndarray,
+    fit: Fit,
+    *,
+    max_samples: int,
+    seed: int,
+    delta_d: float,
+    merge_close: bool,
+    background: Background,
+    foreground: np.ndarray | None,
+    foreground_channel: int | None,
+    foreground_threshold: float,
+    min_size: int,
+) -> np.ndarray:
+    """The pipeline mean shift and HDBSCAN share: checks, foreground, subsampled fit with
+    nearest-centre assignment (:func:`_cluster_subsampled`), then :func:`finish_labels`."""
+    _check_sampling(max_samples)
+    check_common(delta_d=delta_d, background=background, min_size=min_size)
+    data = read_embeddings(
+        embeddings,
+        foreground=foreground,
+        foreground_channel=foreground_channel,
+        foreground_threshold=foreground_threshold,
+    )
+    pixels = data.pixels()
+    ids = np.zeros(0, dtype=np.intp)
+    if len(pixels):
+        ids = _cluster_subsampled(pixels, fit, max_samples=max_samples, seed=seed, delta_d=delta_d)
+    return finish_labels(
+        data.to_image(ids),
+        data,
+        merge_close=merge_close,
+        delta_d=delta_d,
+        background=background,
+        min_size=min_size,
+    )
+
+
 def _bin_seeds(pixels: np.ndarray, bandwidth: float) -> np.ndarray:
     """One sampled pixel per occupied cell of a grid of spacing ``bandwidth``.
 
@@ -156,34 +194,26 @@ def mean_shift_from_embeddings(
     check_positive("delta_v", delta_v)
     bandwidth = 2.0 * delta_v if bandwidth is None else bandwidth
     check_positive("bandwidth", bandwidth)
-    _check_sampling(max_samples)
-    check_common(delta_d=delta_d, background=background, min_size=min_size)
-    data = read_embeddings(
+
+    def fit(sample: np.ndarray, _: int) -> np.ndarray:
+        seeds = _bin_seeds(sample, bandwidth)
+        # Mean shift asks one radius query per seed and step; scikit-learn's OpenMP
+        # reduction over a single query point only adds overhead, 100x when the cores
+        # are busy with other work.
+        with threadpool_limits(limits=1):
+            return MeanShift(bandwidth=bandwidth, seeds=seeds).fit(sample).cluster_centers_
+
+    return _segment_subsampled(
         embeddings,
+        fit,
+        max_samples=max_samples,
+        seed=seed,
+        delta_d=delta_d,
+        merge_close=merge_close,
+        background=background,
         foreground=foreground,
         foreground_channel=foreground_channel,
         foreground_threshold=foreground_threshold,
-    )
-    pixels = data.pixels()
-    ids = np.zeros(0, dtype=np.intp)
-    if len(pixels):
-
-        def fit(sample: np.ndarray, _: int) -> np.ndarray:
-            seeds = _bin_seeds(sample, bandwidth)
-            # Mean shift asks one radius query per seed and step; scikit-learn's OpenMP
-            # reduction over a single query point only adds overhead, 100x when the cores
-            # are busy with other work.
-            with threadpool_limits(limits=1):
-                return MeanShift(bandwidth=bandwidth, seeds=seeds).fit(sample).cluster_centers_
-
-        ids = _cluster_subsampled(pixels, fit, max_samples=max_samples, seed=seed, delta_d=delta_d)
-    labels = data.to_image(ids)
-    return finish_labels(
-        labels,
-        data,
-        merge_close=merge_close,
-        delta_d=delta_d,
-        background=background,
         min_size=min_size,
     )
 
@@ -262,37 +292,29 @@ def hdbscan_from_embeddings(
         raise ValueError(f"`min_cluster_size` must be >= 2, got {min_cluster_size}")
     if min_samples is not None and min_samples < 1:
         raise ValueError(f"`min_samples` must be >= 1 or None, got {min_samples}")
-    _check_sampling(max_samples)
-    check_common(delta_d=delta_d, background=background, min_size=min_size)
-    data = read_embeddings(
+
+    def fit(sample: np.ndarray, n_pixels: int) -> np.ndarray:
+        fraction = len(sample) / n_pixels
+        size = max(2, round(min_cluster_size * fraction))
+        neighbours = None
+        if min_samples is not None:
+            neighbours = min(len(sample), max(1, round(min_samples * fraction)))
+        if len(sample) < size:
+            return sample[:0]
+        clusters = HDBSCAN(min_cluster_size=size, min_samples=neighbours, copy=True)
+        return _cluster_means(sample, clusters.fit(sample).labels_)
+
+    return _segment_subsampled(
         embeddings,
+        fit,
+        max_samples=max_samples,
+        seed=seed,
+        delta_d=delta_d,
+        merge_close=merge_close,
+        background=background,
         foreground=foreground,
         foreground_channel=foreground_channel,
         foreground_threshold=foreground_threshold,
-    )
-    pixels = data.pixels()
-    ids = np.zeros(0, dtype=np.intp)
-    if len(pixels):
-
-        def fit(sample: np.ndarray, n_pixels: int) -> np.ndarray:
-            fraction = len(sample) / n_pixels
-            size = max(2, round(min_cluster_size * fraction))
-            neighbours = None
-            if min_samples is not None:
-                neighbours = min(len(sample), max(1, round(min_samples * fraction)))
-            if len(sample) < size:
-                return sample[:0]
-            clusters = HDBSCAN(min_cluster_size=size, min_samples=neighbours, copy=True)
-            return _cluster_means(sample, clusters.fit(sample).labels_)
-
-        ids = _cluster_subsampled(pixels, fit, max_samples=max_samples, seed=seed, delta_d=delta_d)
-    labels = data.to_image(ids)
-    return finish_labels(
-        labels,
-        data,
-        merge_close=merge_close,
-        delta_d=delta_d,
-        background=background,
         min_size=min_size,
     )
 

@@ -17,7 +17,7 @@ from semiseg_zoo.io import read_image
 
 from .augment import random_dihedral
 from .data import random_window
-from .normalize import EPS
+from .normalize import scale_range_per_channel
 
 UNLABELED = -1
 
@@ -56,16 +56,6 @@ def read_channels(path: Path, channels: int, n_spatial: int) -> np.ndarray:
     if data.shape[0] != channels:
         raise ValueError(f"{path}: has {data.shape[0]} channels, the model expects {channels}")
     return data
-
-
-def scale_range_per_channel(
-    image: np.ndarray, min_percentile: float = 1.0, max_percentile: float = 99.8
-) -> np.ndarray:
-    """bioimage.io ``scale_range`` over the spatial axes of each channel, as packages apply it."""
-    axes = tuple(range(1, image.ndim))
-    low = np.percentile(image, min_percentile, axis=axes, keepdims=True)
-    high = np.percentile(image, max_percentile, axis=axes, keepdims=True)
-    return ((image - low) / (high - low + EPS)).astype(np.float32)
 
 
 def matching_files(root: Path, pattern: str) -> list[Path]:

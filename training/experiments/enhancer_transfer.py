@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
 
 from enhancer_steps import segmentation_score  # noqa: E402
+from run_files import git_commit, write_json  # noqa: E402
 
 from semiseg_zoo.features import FeatureSet  # noqa: E402
 from semiseg_zoo.inference import load_model  # noqa: E402
@@ -94,13 +93,6 @@ TASKS: dict[str, tuple[str, Callable[[Path, int | None], list[Target]], str]] = 
     "organelles": ("enhancer-mito-em", chloroplast_slices, "vnc mitochondria -> chloroplast3d"),
     "nuclei": ("enhancer-nuclei-lm", dsb_extras, "dsb fluorescence -> brightfield/histology"),
 }
-
-
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,9 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     root = args.data_root or data_root()
     packages = dict(item.split("=", 1) for item in args.package)
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    commit = git_commit(REPO)
     payload: dict = {
         "experiment": "enhancer_transfer",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -24,6 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "training"))
+
+from run_files import git_commit, write_json  # noqa: E402
+
 DATASETS = {
     "cvppp": ("model_specs/embedding_leaves_cvppp.yaml", "sbd"),
     "dsb": ("model_specs/embedding_nuclei_dsb.yaml", "ap50"),
@@ -98,14 +102,8 @@ def run(dataset: str, setting: str, args: argparse.Namespace) -> dict:
         **{k: v for k, v in report.items() if k != "validation"},
         "training_seconds": None if training_seconds is None else round(training_seconds),
         "command": " ".join(Path(c).name if c.endswith(".py") else c for c in command[1:]),
-        "git_commit": commit_of(REPO),
+        "git_commit": git_commit(REPO),
     }
-
-
-def commit_of(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo
-    ).stdout.strip()
 
 
 def claim(results: list[dict]) -> dict:
@@ -128,16 +126,9 @@ def claim(results: list[dict]) -> dict:
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commit = commit_of(REPO)
+    commit = git_commit(REPO)
     runs = [(d, s) for d in args.datasets for s in args.settings]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda pair: run(*pair, args), runs))

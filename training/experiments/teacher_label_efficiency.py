@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))
 
+from run_files import git_commit, write_json  # noqa: E402
 from teacher_modes import (  # noqa: E402
     build_net,
     grid_search,
@@ -98,13 +97,6 @@ def evaluate(net, spec: TeacherSpec, val_items, device: str) -> dict[str, float]
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)
-
-
 def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
     rows = []
     for budget in budgets:
@@ -137,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "actis": int(actis_spec.training.actis.steps * args.scale),
         "student": int(im_spec.training.steps * args.scale),
     }
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
+    commit = git_commit(REPO)
     payload: dict = {
         "experiment": "teacher_label_efficiency",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
