@@ -110,10 +110,12 @@ def build_description(
     files: Mapping[str, Path],
     *,
     semiseg_config: Mapping[str, Any],
+    other_config: Mapping[str, Any] | None = None,
 ) -> v0_5.ModelDescr:
     """The package description; ``files`` maps roles (``test_input``, ``test_output``,
     ``sample_input``, ``sample_output``, ``documentation``, ``cover``, ``architecture`` and the
-    three weight formats) to paths."""
+    three weight formats) to paths. ``other_config`` adds ``config`` entries for other tools
+    (e.g. torch-em's ``mws``)."""
     return v0_5.ModelDescr(
         name=spec.name,
         description=" ".join(spec.description.split())[:1024],
@@ -130,6 +132,6 @@ def build_description(
         inputs=[_input_descr(spec, files["test_input"], files["sample_input"])],
         outputs=[_output_descr(spec, files["test_output"], files["sample_output"])],
         weights=_weights(spec, files),
-        config={"semiseg": dict(semiseg_config)},
+        config={"semiseg": dict(semiseg_config), **dict(other_config or {})},
         version=v0_5.Version("0.1.0"),
     )

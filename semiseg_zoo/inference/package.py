@@ -18,7 +18,7 @@ DEFAULT_MODEL = "teacher-nuclei-2d"
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 # Our self-contained network source (read as bytes, not imported: that would load torch).
 OWN_ARCHITECTURE_FILE = Path(__file__).resolve().parents[1] / "nets" / "unet.py"
-OWN_ARCHITECTURES = ("UNet2d", "UNet3d")
+OWN_ARCHITECTURES = ("UNet2d", "UNet3d", "CosineAffinityUNet2d", "CosineAffinityUNet3d")
 
 
 class PackageError(ValueError):

@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
-from .unet import UNet2d, UNet3d
+from .unet import CosineAffinityUNet2d, CosineAffinityUNet3d, UNet2d, UNet3d, cosine_affinities
 
-ARCHITECTURES = {"UNet2d": UNet2d, "UNet3d": UNet3d}
+ARCHITECTURES = {
+    "UNet2d": UNet2d,
+    "UNet3d": UNet3d,
+    "CosineAffinityUNet2d": CosineAffinityUNet2d,
+    "CosineAffinityUNet3d": CosineAffinityUNet3d,
+}
 
 
 def architecture_source(name: str) -> Path:
@@ -14,4 +19,12 @@ def architecture_source(name: str) -> Path:
     return Path(__file__).parent / "unet.py"
 
 
-__all__ = ["ARCHITECTURES", "UNet2d", "UNet3d", "architecture_source"]
+__all__ = [
+    "ARCHITECTURES",
+    "CosineAffinityUNet2d",
+    "CosineAffinityUNet3d",
+    "UNet2d",
+    "UNet3d",
+    "architecture_source",
+    "cosine_affinities",
+]

@@ -1,4 +1,4 @@
-"""2D and 3D U-Nets.
+"""2D and 3D U-Nets, and U-Nets whose output is the cosine affinity of pixel embeddings.
 
 This file is self-contained (it imports only ``torch``): the exporter copies it verbatim into
 model packages as the architecture source of the ``pytorch_state_dict`` weights.
@@ -133,5 +133,80 @@ class UNet2d(_UNet):
 
 class UNet3d(_UNet):
     """3D U-Net with inputs of shape ``(B, C, Z, Y, X)``; see :class:`UNet2d` for parameters."""
+
+    ndim = 3
+
+
+def shift_to_offset(x: torch.Tensor, offset: tuple[int, ...]) -> torch.Tensor:
+    """``y[..., i] = x[..., i + offset]`` over the trailing spatial axes of ``x``, zero where
+    ``i + offset`` leaves the image (traceable and ONNX-exportable: no data-dependent shapes)."""
+    pads: list[int] = []
+    for axis, step in enumerate(offset):
+        dim = x.ndim - len(offset) + axis
+        if step > 0:
+            x = x.narrow(dim, step, x.shape[dim] - step)
+        elif step < 0:
+            x = x.narrow(dim, 0, x.shape[dim] + step)
+        pads = [max(-step, 0), max(step, 0)] + pads  # F.pad lists the last axis first
+    return nn.functional.pad(x, pads)
+
+
+def cosine_affinities(
+    embeddings: torch.Tensor, offsets: list[tuple[int, ...]], eps: float = 1e-6
+) -> torch.Tensor:
+    """Affinities ``relu(cos(e_i, e_{i+n}))`` in [0, 1] for each offset ``n`` (CRAC, Eq. 2).
+
+    ``embeddings`` is ``(B, D, *spatial)``; the result is ``(B, N, *spatial)``, 0 where the
+    pair leaves the image. ReLU maps the cosine into [0, 1] as the paper does for inference.
+    """
+    unit = embeddings / (embeddings.norm(dim=1, keepdim=True) + eps)
+    channels = [(unit * shift_to_offset(unit, tuple(o))).sum(dim=1) for o in offsets]
+    return torch.relu(torch.stack(channels, dim=1))
+
+
+class _CosineAffinityUNet(_UNet):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        embedding_dim: int = 16,
+        offsets: list[list[int]] | None = None,
+        depth: int = 4,
+        base_features: int = 16,
+        norm: Norm = "batch",
+    ) -> None:
+        if not offsets or any(len(o) != self.ndim for o in offsets):
+            raise ValueError(f"`offsets` must be a non-empty list of {self.ndim}D offsets")
+        super().__init__(in_channels, embedding_dim, depth, base_features, norm, "none")
+        self.offsets = [tuple(int(v) for v in o) for o in offsets]
+
+    def embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """The pixel embeddings ``(B, D, *spatial)`` the affinities are computed from."""
+        return self.forward_logits(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return cosine_affinities(self.forward_logits(x), self.offsets)
+
+
+class CosineAffinityUNet2d(_CosineAffinityUNet):
+    """2D U-Net predicting ``embedding_dim``-D pixel embeddings, output as their cosine
+    affinities (ReLU, [0, 1]) for each of ``offsets``: ``(B, C, Y, X) → (B, N, Y, X)``.
+
+    Parameters
+    ----------
+    in_channels:
+        Number of input channels.
+    embedding_dim:
+        Dimension D of the pixel embeddings.
+    offsets:
+        ``N`` pixel offsets ``[dy, dx]``; channel ``n`` pairs pixel ``i`` with ``i + offsets[n]``.
+    depth, base_features, norm:
+        As :class:`UNet2d`.
+    """
+
+    ndim = 2
+
+
+class CosineAffinityUNet3d(_CosineAffinityUNet):
+    """3D version of :class:`CosineAffinityUNet2d` with ``[dz, dy, dx]`` offsets."""
 
     ndim = 3

@@ -4,13 +4,19 @@ from .load import SpecError, load_spec, parse_spec
 from .paths import DATA_ENV, data_root
 from .pseudo_label import PSEUDO_LABEL_TAGS, default_pseudo_label_net_name, pseudo_label_net_spec
 from .schema import (
+    AFFINITY_METHODS,
     CLUSTERING_METHODS,
     SPEC_CLASSES,
     ActisParams,
+    AffinityPostprocessingSpec,
+    AffinitySpec,
+    AffinityTrainingSpec,
+    AgglomeratedWatershedParams,
     Architecture,
     Author,
     Citation,
     ClusteringSpec,
+    CracLossSpec,
     DistanceWatershedParams,
     EmbeddingMwsParams,
     EmbeddingSpec,
@@ -24,6 +30,7 @@ from .schema import (
     InstanceDataSpec,
     MeanShiftParams,
     ModelSpec,
+    MutexWatershedParams,
     OutputSpec,
     PostprocessingSpec,
     PseudoLabelNetSpec,
@@ -34,11 +41,20 @@ from .schema import (
     TeacherSpec,
     ThresholdParams,
     TrainingSpec,
+    VolumeDataSpec,
     WatershedParams,
     ZeroMeanUnitVariance,
 )
 
 __all__ = [
+    "AFFINITY_METHODS",
+    "AffinityPostprocessingSpec",
+    "AffinitySpec",
+    "AffinityTrainingSpec",
+    "AgglomeratedWatershedParams",
+    "CracLossSpec",
+    "MutexWatershedParams",
+    "VolumeDataSpec",
     "ActisParams",
     "Architecture",
     "Author",

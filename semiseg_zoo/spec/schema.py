@@ -34,8 +34,8 @@ class Citation(_Strict):
 class Architecture(_Strict):
     """The net class (from :mod:`semiseg_zoo.nets`) and exactly its constructor kwargs."""
 
-    name: Literal["UNet2d", "UNet3d"]
-    kwargs: dict[str, int | float | str | bool]
+    name: Literal["UNet2d", "UNet3d", "CosineAffinityUNet2d", "CosineAffinityUNet3d"]
+    kwargs: dict[str, int | float | str | bool | list[list[int]]]
 
 
 class ScaleRange(_Strict):
@@ -72,7 +72,9 @@ class InputSpec(_Strict):
 class OutputSpec(_Strict):
     channel_names: list[str]
     halo: list[int] = Field(description="context (pixels) per spatial axis to crop when tiling")
-    activation: Literal["softmax", "sigmoid", "none"]
+    activation: Literal["softmax", "sigmoid", "cosine", "none"] = Field(
+        description="in-network activation; cosine: ReLU of the cosine affinity of embeddings"
+    )
 
 
 class WatershedParams(_Strict):
@@ -150,7 +152,45 @@ class EmbeddingMwsParams(_ClusteringParams):
     bias: float = Field(-0.5, description="added to the repulsive weights (> 0 splits more)")
 
 
+class _AffinityPostprocessingParams(_Strict):
+    offsets: list[list[int]] | None = Field(
+        None, description="the network's offsets; the exporter fills them in from the spec"
+    )
+    background: Literal["largest", "none"] = Field(
+        "none", description="largest: the largest segment is background (sparse objects)"
+    )
+    min_size: int = Field(0, ge=0)
+
+
+class MutexWatershedParams(_AffinityPostprocessingParams):
+    """Mutex watershed of affinities (1 = same object) for the network's offsets."""
+
+    method: Literal["mutex_watershed"] = "mutex_watershed"
+    strides: list[int] | None = None
+    bias: float = Field(0.0, description="added to the repulsive weights (> 0 splits more)")
+    mask_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="pixels whose direct-neighbour affinities all fall below "
+        "this are left out (boundary/background): faster",
+    )
+
+
+class AgglomeratedWatershedParams(_AffinityPostprocessingParams):
+    """Watershed fragments of the direct-neighbour boundary map, merged by mean affinity
+    (waterz-style, as CRAC for 3D)."""
+
+    method: Literal["agglomerated_watershed"] = "agglomerated_watershed"
+    threshold: float = Field(0.5, gt=0, lt=1, description="merge while mean affinity is above")
+    stacked: bool = Field(False, description="fragments per z-slice (anisotropic EM)")
+
+
 CLUSTERING_METHODS = ("mean_shift", "hdbscan", "embedding_mws")
+AFFINITY_METHODS = ("mutex_watershed", "agglomerated_watershed")
+AffinityPostprocessingSpec = Annotated[
+    MutexWatershedParams | AgglomeratedWatershedParams, Field(discriminator="method")
+]
 ClusteringSpec = Annotated[
     MeanShiftParams | HdbscanParams | EmbeddingMwsParams, Field(discriminator="method")
 ]
@@ -160,7 +200,9 @@ PostprocessingSpec = Annotated[
     | DistanceWatershedParams
     | MeanShiftParams
     | HdbscanParams
-    | EmbeddingMwsParams,
+    | EmbeddingMwsParams
+    | MutexWatershedParams
+    | AgglomeratedWatershedParams,
     Field(discriminator="method"),
 ]
 
@@ -410,6 +452,66 @@ class EmbeddingTrainingSpec(_Strict):
         return self
 
 
+class VolumeDataSpec(_Strict):
+    """An image stack or volume and its instance labels (tif files relative to the data root),
+    split into training and validation parts along one axis. ``labels_are``: ``instances``
+    (ids; for 2D models on a stack, per slice) or ``interior_components`` (ISBI-style: nonzero =
+    cell interior, instances = its connected components per slice)."""
+
+    raw: str
+    labels: str
+    labels_are: Literal["instances", "interior_components"] = "instances"
+    split_axis: int = Field(0, ge=0, le=2, description="axis of the train/validation split")
+    split_at: int = Field(ge=1, description="training = [0, split_at), validation = the rest")
+    val_crop: list[int] | None = Field(
+        None, description="validate on this leading crop of the validation part (time, memory)"
+    )
+
+
+class CracLossSpec(_Strict):
+    """CRAC cross-supervision (Liu et al. 2024, Eq. 5-10) with the paper's values as defaults."""
+
+    lambda_c: float = Field(0.1, ge=0, description="weight λ of the consistency loss (Eq. 10)")
+    alpha0: float = Field(0.05, ge=0, lt=1, description="initial quantile α0 (Eq. 6)")
+    power: float = Field(1.5, gt=0, description="power p of the α_t schedule (Eq. 6)")
+    cpsn: bool = Field(False, description="also filter with a confidence pixel selection net")
+    cpsn_dropout: float = Field(0.1, ge=0, lt=1, description="simulated errors for the CPSN")
+    cpsn_warmup: int = Field(100, ge=0, description="steps before the CPSN filters")
+
+
+class AffinityTrainingSpec(_Strict):
+    """CRAC training of affinity networks from sparse instance labels (Liu et al. 2024).
+
+    A seeded ``annotated_fraction`` of the training instances is annotated; everything else,
+    background included, is one unannotated region. ``mode: crac`` trains the implicit affinity
+    net (``architecture``) and an explicit embedding net (``embedding_dim``, cosine affinities)
+    with cross-supervision; ``vanilla`` trains the implicit net alone on the sparse labels.
+    """
+
+    data: VolumeDataSpec
+    val: str = Field(description="description of the validation data")
+    data_description: str
+    annotated_fraction: float | None = Field(0.1, gt=0, le=1, description="None: dense labels")
+    mode: Literal["crac", "vanilla"] = "crac"
+    embedding_dim: int = Field(16, ge=2)
+    loss: CracLossSpec = CracLossSpec()
+    annotated_patch_probability: float = Field(
+        0.5, ge=0, le=1, description="share of patches centred on an annotated pixel"
+    )
+    patch_shape: list[int]
+    batch_size: int = Field(2, ge=1)
+    steps: int = Field(1000, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
+    seed: int = 0
+    metric: Literal["voi", "ap50"] = Field(
+        "voi", description="picks the net and post-processing: lowest VOI or highest AP@0.5"
+    )
+    postprocessing: list[AffinityPostprocessingSpec] = Field(
+        min_length=1, description="recipes tried on validation; the best is packaged"
+    )
+
+
 class _ModelSpecBase(_Strict):
     version: Literal[1] = SPEC_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
@@ -422,7 +524,13 @@ class _ModelSpecBase(_Strict):
     input: InputSpec
     output: OutputSpec
     postprocessing: PostprocessingSpec
-    training: TrainingSpec | EnhancerTrainingSpec | PseudoLabelTrainingSpec | EmbeddingTrainingSpec
+    training: (
+        TrainingSpec
+        | EnhancerTrainingSpec
+        | PseudoLabelTrainingSpec
+        | EmbeddingTrainingSpec
+        | AffinityTrainingSpec
+    )
     tile: list[int] = Field(description="default spatial tile shape for inference")
 
     @model_validator(mode="after")
@@ -463,15 +571,19 @@ class _ModelSpecBase(_Strict):
                 raise ValueError(f"`training.{field}` must be a non-empty list of values in (0, 1)")
         if kwargs.get("in_channels", 1) != self.input.channels:
             raise ValueError("`architecture.kwargs.in_channels` must equal `input.channels`")
-        if kwargs.get("out_channels", 1) != len(self.output.channel_names):
+        cosine = self.architecture.name.startswith("CosineAffinity")
+        n_net_out = len(kwargs.get("offsets", [])) if cosine else kwargs.get("out_channels", 1)
+        if n_net_out != len(self.output.channel_names):
             raise ValueError(
-                "`architecture.kwargs.out_channels` must equal the number of `output.channel_names`"
+                "`architecture.kwargs.out_channels` (or the number of `offsets` of a cosine "
+                "affinity net) must equal the number of `output.channel_names`"
             )
-        if kwargs.get("final_activation", "none") != self.output.activation:
+        activation = "cosine" if cosine else kwargs.get("final_activation", "none")
+        if activation != self.output.activation:
             raise ValueError(
                 "`architecture.kwargs.final_activation` must equal `output.activation`"
             )
-        expected_name = "UNet2d" if n_spatial == 2 else "UNet3d"
+        expected_name = ("CosineAffinityUNet" if cosine else "UNet") + f"{n_spatial}d"
         if self.architecture.name != expected_name:
             raise ValueError(f"input axes {self.input.axes!r} need architecture {expected_name}")
         return self
@@ -571,10 +683,46 @@ class EmbeddingSpec(_ModelSpecBase):
         return self
 
 
-ModelSpec = TeacherSpec | EnhancerSpec | PseudoLabelNetSpec | EmbeddingSpec
+class AffinitySpec(_ModelSpecBase):
+    """A CRAC affinity network: one channel per offset, 1 = the pixel and the pixel ``offset``
+    away belong to the same object; instances by mutex watershed or agglomerated watershed."""
+
+    kind: Literal["affinity"]
+    offsets: list[list[int]] = Field(
+        description="pixel offsets, one per output channel; the first ndim are the direct "
+        "neighbours (attractive edges of the mutex watershed)"
+    )
+    training: AffinityTrainingSpec
+
+    @model_validator(mode="after")
+    def _affinities_out(self) -> AffinitySpec:
+        ndim = len(self.input.axes) - 2
+        if len(self.offsets) != len(self.output.channel_names):
+            raise ValueError("an affinity network needs one `output.channel_names` per offset")
+        if any(len(o) != ndim for o in self.offsets):
+            raise ValueError(f"every offset needs {ndim} values (input axes {self.input.axes!r})")
+        direct = [sorted(abs(v) for v in o) for o in self.offsets[:ndim]]
+        if direct != [[0] * (ndim - 1) + [1]] * ndim:
+            raise ValueError(
+                f"the first {ndim} `offsets` must be the direct neighbours, e.g. [-1, 0], [0, -1]"
+            )
+        if self.output.activation not in ("sigmoid", "cosine"):
+            raise ValueError("an affinity network's `output.activation` must be sigmoid or cosine")
+        if self.postprocessing.method not in AFFINITY_METHODS:
+            raise ValueError(
+                f"an affinity network's `postprocessing.method` must be one of "
+                f"{list(AFFINITY_METHODS)}"
+            )
+        if self.input.preprocessing is None:
+            raise ValueError("an affinity network's input is raw data: set `input.preprocessing`")
+        return self
+
+
+ModelSpec = TeacherSpec | EnhancerSpec | PseudoLabelNetSpec | EmbeddingSpec | AffinitySpec
 SPEC_CLASSES: dict[str, type[_ModelSpecBase]] = {
     "teacher": TeacherSpec,
     "enhancer": EnhancerSpec,
     "pseudo_label_net": PseudoLabelNetSpec,
     "embedding": EmbeddingSpec,
+    "affinity": AffinitySpec,
 }

@@ -1,0 +1,236 @@
+"""CRAC training loop (Liu et al., CVPR 2024, Sec. 4): an implicit affinity network and an
+explicit (cosine of embeddings) one, supervised on the annotated pairs and cross-supervised on
+their confident predictions elsewhere; ``vanilla`` trains the implicit network alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .affinity_targets import affinity_targets
+from .crac_losses import (
+    adaptive_quantile,
+    affinity_entropy,
+    confident_by_entropy,
+    cross_supervision_loss,
+    error_targets,
+    masked_mse,
+)
+from .volume_data import SparseInstancePatchDataset
+
+
+@dataclass(frozen=True)
+class CracWeights:
+    """λ (Eq. 10), α0 and p (Eq. 6) and the CPSN options (Eq. 7-8)."""
+
+    lambda_c: float = 0.1
+    alpha0: float = 0.05
+    power: float = 1.5
+    cpsn_dropout: float = 0.1
+    cpsn_warmup: int = 100
+
+
+@dataclass
+class CracTrainingResult:
+    """The trained networks (CPU, eval mode; ``explicit``/``cpsn`` None when not trained) and the
+    logged mean loss terms."""
+
+    implicit: nn.Module
+    explicit: nn.Module | None
+    cpsn: nn.Module | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def batch_targets(
+    labels: torch.Tensor, offsets: Sequence[Sequence[int]]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Affinity targets, annotated mask R_a^L and unannotated mask R_a^U of a label batch.
+
+    Pairs leaving the image belong to neither mask.
+    """
+    targets, annotated, inside = [], [], []
+    for label in labels.numpy():
+        target, mask = affinity_targets(label, offsets)
+        _, everywhere = affinity_targets(np.zeros_like(label), offsets)
+        targets.append(target)
+        annotated.append(mask)
+        inside.append(everywhere)
+    target_t = torch.from_numpy(np.stack(targets))
+    annotated_t = torch.from_numpy(np.stack(annotated))
+    unannotated_t = torch.from_numpy(np.stack(inside)) & ~annotated_t
+    return target_t, annotated_t, unannotated_t
+
+
+def confident(
+    affinities: torch.Tensor,
+    region: torch.Tensor,
+    alpha: float,
+    *,
+    image: torch.Tensor,
+    cpsn: nn.Module | None,
+    use_cpsn: bool,
+) -> torch.Tensor:
+    """δ = δ^thres · δ^cpsn (Sec. 4.2) of detached ``affinities`` inside ``region``."""
+    entropy = affinity_entropy(affinities)
+    result = confident_by_entropy(entropy, region, alpha)
+    if cpsn is not None and use_cpsn:
+        with torch.no_grad():
+            errors = cpsn(torch.cat([image, affinities, entropy], dim=1))
+        result &= errors < 0.5
+    return result
+
+
+def train_crac(
+    implicit_net: nn.Module,
+    explicit_net: nn.Module | None,
+    patches: SparseInstancePatchDataset,
+    offsets: Sequence[Sequence[int]],
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float = 5e-4,
+    weight_decay: float = 1e-5,
+    weights: CracWeights | None = None,
+    cpsn: nn.Module | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    log_every: int = 50,
+    log: Callable[[str], None] = print,
+) -> CracTrainingResult:
+    """Train affinity networks on sparse instance labels with CRAC (Eq. 3-10).
+
+    Parameters
+    ----------
+    implicit_net:
+        f(θ1): one sigmoid output channel per offset.
+    explicit_net:
+        f(θ2): cosine affinities of pixel embeddings for the same offsets (e.g.
+        :class:`semiseg_zoo.nets.CosineAffinityUNet2d`). ``None``: vanilla training of
+        ``implicit_net`` alone (Eq. 3 only).
+    patches:
+        Patches with labels ``-1`` = unannotated region.
+    offsets:
+        The offsets of both networks' output channels.
+    steps, batch_size, learning_rate, weight_decay:
+        Adam optimisation of each network.
+    weights:
+        λ, α0, p and the CPSN options.
+    cpsn:
+        Confidence pixel selection network (input: image ⊕ affinities ⊕ entropies, output:
+        sigmoid error probability per affinity); trained online on both networks' current
+        predictions, on the annotated pairs, with ``cpsn_dropout`` of the predicted affinities
+        zeroed to simulate further errors; it filters from step ``cpsn_warmup`` on.
+    seed, device, log_every, log:
+        Reproducibility, where to train and logging of the mean loss terms.
+
+    Returns
+    -------
+    CracTrainingResult
+        The networks (CPU, eval mode) and the loss history.
+    """
+    weights = weights or CracWeights()
+    torch.manual_seed(seed)
+    device = torch.device(device)
+    nets = {"implicit": implicit_net.to(device).train()}
+    if explicit_net is not None:
+        nets["explicit"] = explicit_net.to(device).train()
+    if cpsn is not None:
+        if explicit_net is None:
+            raise ValueError("the CPSN filters cross-supervision: it needs the explicit network")
+        nets["cpsn"] = cpsn.to(device).train()
+    optimizers = {
+        name: torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        for name, net in nets.items()
+    }
+    batches = torch.utils.data.DataLoader(patches, batch_size=batch_size)
+    history: list[dict[str, float]] = []
+    sums: dict[str, float] = {}
+    logged = 0
+    start = time.perf_counter()
+    for step, (images, labels) in enumerate(batches, start=1):
+        targets, annotated, unannotated = (t.to(device) for t in batch_targets(labels, offsets))
+        images = images.to(device)
+        implicit = nets["implicit"](images)
+        terms = {"supervised_implicit": masked_mse(implicit, targets, annotated)}
+        if explicit_net is not None:
+            explicit = nets["explicit"](images)
+            terms["supervised_explicit"] = masked_mse(explicit, targets, annotated)
+            alpha = adaptive_quantile(step - 1, steps, weights.alpha0, weights.power)
+            use_cpsn = cpsn is not None and step > weights.cpsn_warmup
+            delta_1, delta_2 = (
+                confident(
+                    a.detach(), unannotated, alpha, image=images, cpsn=cpsn, use_cpsn=use_cpsn
+                )
+                for a in (implicit, explicit)
+            )
+            terms["consistency_implicit"], terms["consistency_explicit"] = cross_supervision_loss(
+                implicit, explicit, delta_1, delta_2, unannotated
+            )
+            terms["confident_fraction"] = (delta_1 | delta_2).sum() / unannotated.sum().clamp(min=1)
+        loss = sum(value for name, value in terms.items() if name.startswith("supervised"))
+        loss = loss + weights.lambda_c * sum(
+            value for name, value in terms.items() if name.startswith("consistency")
+        )
+        if cpsn is not None:
+            terms["cpsn"] = _cpsn_loss(
+                nets["cpsn"], images, (implicit, explicit), targets, annotated, weights
+            )
+            loss = loss + terms["cpsn"]
+        for optimizer in optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for optimizer in optimizers.values():
+            optimizer.step()
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0.0) + float(value.detach())
+        logged += 1
+        if step % log_every == 0 or step == steps:
+            entry = {"step": step, **{k: v / logged for k, v in sums.items()}}
+            entry["seconds"] = time.perf_counter() - start
+            history.append(entry)
+            log(
+                f"step {step}/{steps}: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step")
+            )
+            sums, logged = {}, 0
+        if step >= steps:
+            break
+    trained = {name: net.cpu().eval() for name, net in nets.items()}
+    return CracTrainingResult(
+        trained["implicit"],
+        trained.get("explicit"),
+        trained.get("cpsn"),
+        history,
+        time.perf_counter() - start,
+    )
+
+
+def _cpsn_loss(
+    cpsn: nn.Module,
+    images: torch.Tensor,
+    predictions: tuple[torch.Tensor, torch.Tensor],
+    targets: torch.Tensor,
+    annotated: torch.Tensor,
+    weights: CracWeights,
+) -> torch.Tensor:
+    """Masked binary cross-entropy of the CPSN's error map on the annotated pairs, for both
+    networks' detached predictions (with simulated errors)."""
+    losses = []
+    for prediction in predictions:
+        prediction = prediction.detach()
+        if weights.cpsn_dropout > 0:
+            keep = torch.rand_like(prediction) >= weights.cpsn_dropout
+            prediction = prediction * keep
+        errors = error_targets(prediction, targets)
+        inputs = torch.cat([images, prediction, affinity_entropy(prediction)], dim=1)
+        probability = cpsn(inputs).clamp(1e-6, 1 - 1e-6)
+        bce = nn.functional.binary_cross_entropy(probability, errors, reduction="none")
+        mask = annotated.to(bce.dtype)
+        losses.append((bce * mask).sum() / mask.sum().clamp(min=1.0))
+    return torch.stack(losses).mean()

@@ -1,0 +1,195 @@
+"""Steps of CRAC affinity training shared by ``train_affinity.py`` and the sparse experiment:
+data, networks, whole-image affinities and scoring every post-processing recipe on validation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semiseg_zoo.evaluation import adapted_rand_error, instance_scores, variation_of_information
+from semiseg_zoo.nets import ARCHITECTURES
+from semiseg_zoo.postprocess import apply_postprocessing
+from semiseg_zoo.spec import AffinitySpec, ScaleRange
+from semiseg_zoo.training.instance_data import training_labels
+from semiseg_zoo.training.volume_data import VolumeSplit, load_volume_split
+from semiseg_zoo.training.whole_image import predict_whole_image
+
+NET_NAMES = ("implicit", "explicit")
+
+
+def implicit_net(spec: AffinitySpec) -> nn.Module:
+    """A fresh implicit affinity network f(θ1) (the spec's architecture, sigmoid)."""
+    return ARCHITECTURES[spec.architecture.name](**spec.architecture.kwargs)
+
+
+def explicit_architecture(spec: AffinitySpec) -> tuple[str, dict[str, Any]]:
+    """Name and kwargs of the explicit network f(θ2): the same U-Net, ``embedding_dim``
+    outputs, cosine affinities for the spec's offsets."""
+    kwargs = {
+        key: value
+        for key, value in spec.architecture.kwargs.items()
+        if key in ("in_channels", "depth", "base_features", "norm")
+    }
+    ndim = len(spec.input.axes) - 2
+    kwargs.update(embedding_dim=spec.training.embedding_dim, offsets=spec.offsets)
+    return f"CosineAffinityUNet{ndim}d", kwargs
+
+
+def explicit_net(spec: AffinitySpec) -> nn.Module:
+    """A fresh explicit affinity network f(θ2)."""
+    name, kwargs = explicit_architecture(spec)
+    return ARCHITECTURES[name](**kwargs)
+
+
+def cpsn_net(spec: AffinitySpec) -> nn.Module:
+    """A small confidence pixel selection network: image ⊕ affinities ⊕ entropies in, one
+    sigmoid error probability per offset out."""
+    ndim = len(spec.input.axes) - 2
+    n = len(spec.offsets)
+    unet = ARCHITECTURES[f"UNet{ndim}d"]
+    return unet(
+        in_channels=spec.input.channels + 2 * n, out_channels=n, depth=2, base_features=8,
+        norm="batch", final_activation="sigmoid",
+    )  # fmt: skip
+
+
+def exported_spec(spec: AffinitySpec, net_name: str) -> AffinitySpec:
+    """``spec`` describing the network that is packaged (the explicit one gets its
+    architecture and the ``cosine`` output activation)."""
+    if net_name == "implicit":
+        return spec
+    name, kwargs = explicit_architecture(spec)
+    architecture = spec.architecture.model_copy(update={"name": name, "kwargs": kwargs})
+    output = spec.output.model_copy(update={"activation": "cosine"})
+    data = spec.model_dump()
+    data.update(architecture=architecture.model_dump(), output=output.model_dump())
+    return AffinitySpec.model_validate(data)
+
+
+def load_split(spec: AffinitySpec, root: Path) -> VolumeSplit:
+    """Training and validation parts of the spec's data."""
+    data = spec.training.data
+    norm = spec.input.preprocessing
+    percentiles = (
+        {"min_percentile": norm.min_percentile, "max_percentile": norm.max_percentile}
+        if isinstance(norm, ScaleRange)
+        else {}
+    )
+    return load_volume_split(
+        root, data.raw, data.labels, labels_are=data.labels_are, split_axis=data.split_axis,
+        split_at=data.split_at, n_spatial=len(spec.input.axes) - 2, val_crop=data.val_crop,
+        **percentiles,
+    )  # fmt: skip
+
+
+def sparse_labels(
+    labels: list[np.ndarray], fraction: float | None, seed: int
+) -> tuple[list[np.ndarray], dict[str, int]]:
+    """A seeded ``fraction`` of each image's instances annotated (``-1`` elsewhere, background
+    included), or all of them with background (``None``), and the counts."""
+    sparse, available, annotated = [], 0, 0
+    for i, label in enumerate(labels):
+        rng = np.random.default_rng([seed, 8, i])
+        if fraction is None:
+            result = label.astype(np.int64)
+        else:
+            result = training_labels(label, fraction=fraction, rng=rng)
+        sparse.append(result)
+        available += len(np.unique(label[label > 0]))
+        annotated += len(np.unique(result[result > 0]))
+    pixels = sum(int((s > 0).sum()) for s in sparse)
+    return sparse, {
+        "instances": available,
+        "annotated_instances": annotated,
+        "annotated_pixels": pixels,
+    }
+
+
+def predict_affinities(net: nn.Module, image: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Affinities ``(N, *spatial)`` of a whole image or volume."""
+    return predict_whole_image(net, image, divisor=net.divisor, device=device)
+
+
+def score(labels: np.ndarray, groundtruth: np.ndarray) -> dict[str, float]:
+    """VOI split/merge/sum, adapted Rand error, AP@0.5 = TP/(TP+FP+FN) and precision at IoU 0.5
+    of one segmentation."""
+    voi = variation_of_information(labels, groundtruth)
+    instance = instance_scores(labels, groundtruth, iou_threshold=0.5)
+    return {
+        "voi_split": voi.split,
+        "voi_merge": voi.merge,
+        "voi": voi.split + voi.merge,
+        "arand": adapted_rand_error(labels, groundtruth),
+        "ap50": instance["s_dsb"],
+        "precision50": instance["ap"],
+    }
+
+
+def recipe_name(recipe: Mapping[str, Any]) -> str:
+    """A short readable name of a post-processing recipe (without the offsets)."""
+    params = {k: v for k, v in recipe.items() if k not in ("method", "offsets")}
+    return recipe["method"] + "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
+
+
+def score_recipes(
+    affinities: list[np.ndarray],
+    groundtruths: list[np.ndarray],
+    recipes: list[Mapping[str, Any]],
+    net_name: str,
+) -> list[dict[str, Any]]:
+    """Mean scores over the validation images and seconds per image of every recipe."""
+    rows = []
+    for recipe in recipes:
+        per_image, seconds = [], []
+        for affinity, groundtruth in zip(affinities, groundtruths, strict=True):
+            start = time.perf_counter()
+            labels = apply_postprocessing(affinity, recipe)
+            seconds.append(time.perf_counter() - start)
+            per_image.append(score(labels, groundtruth))
+        means = {key: float(np.mean([s[key] for s in per_image])) for key in per_image[0]}
+        rows.append(
+            {
+                "net": net_name,
+                "recipe": dict(recipe),
+                "name": f"{net_name}: {recipe_name(recipe)}",
+                **{key: round(value, 4) for key, value in means.items()},
+                "seconds_per_image": round(float(np.mean(seconds)), 3),
+                "n_images": len(per_image),
+            }
+        )
+    return rows
+
+
+def best_row(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Lowest VOI or highest AP@0.5 (ties: the faster recipe)."""
+    if metric == "voi":
+        return min(rows, key=lambda row: (row["voi"], row["seconds_per_image"]))
+    return max(rows, key=lambda row: (row["ap50"], -row["seconds_per_image"]))
+
+
+def save_checkpoint(path: Path, result: Any, info: Mapping[str, Any]) -> None:
+    """The trained networks' weights, the loss history and what the run was."""
+    payload: dict[str, Any] = {"history": result.history, "seconds": result.seconds, **info}
+    for name in (*NET_NAMES, "cpsn"):
+        net = getattr(result, name)
+        if net is not None:
+            payload[f"{name}_state_dict"] = {k: v.cpu() for k, v in net.state_dict().items()}
+    torch.save(payload, path)
+
+
+def load_checkpoint(spec: AffinitySpec, path: Path) -> tuple[dict[str, nn.Module], dict]:
+    """The networks of a ``save_checkpoint`` file (implicit, and explicit if trained)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    nets = {}
+    for name, build in (("implicit", implicit_net), ("explicit", explicit_net)):
+        if f"{name}_state_dict" in checkpoint:
+            net = build(spec)
+            net.load_state_dict(checkpoint[f"{name}_state_dict"])
+            nets[name] = net.eval()
+    return nets, checkpoint
