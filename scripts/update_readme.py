@@ -5,7 +5,10 @@
 - ``teacher-label-efficiency``: ``benchmarks/results/teacher_label_efficiency.json``;
 - ``builtin-enhancers``: ``config.semiseg.validation`` of the built-in enhancer packages;
 - ``enhancer-transfer``: ``benchmarks/results/enhancer_transfer.json``;
-- ``clustering-speed``: ``benchmarks/results/clustering_speed.json``.
+- ``clustering-speed``: ``benchmarks/results/clustering_speed.json``;
+- ``builtin-affinities``: ``config.semiseg.validation`` of the built-in affinity packages;
+- ``crac-sparse``: ``benchmarks/results/crac_sparse.json``;
+- ``affinity-speed``: ``benchmarks/results/affinity_speed.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -318,6 +321,91 @@ def spoco_sparsity_table() -> str:
     return "\n".join(rows)
 
 
+def builtin_affinities_table() -> str:
+    from semiseg_zoo.inference import list_builtin_models, load_package
+
+    rows = [
+        "| model | training | net | post-processing | validation | VOI split | VOI merge | VOI "
+        "| ARAND | AP@0.5 |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in list_builtin_models():
+        if not name.startswith("affinity-"):
+            continue
+        config = load_package(name).semiseg_config
+        v, recipe = config["validation"], config["postprocessing"]
+        rows.append(
+            f"| `{name}` | {v['supervision']} | {v['net']} | {_affinity_recipe(recipe)} "
+            f"| {v['dataset']} | {v['voi_split']:.3f} | {v['voi_merge']:.3f} | {v['voi']:.3f} "
+            f"| {v['arand']:.3f} | {v['ap50']:.3f} |"
+        )
+    return "\n".join(rows)
+
+
+def _affinity_recipe(recipe: dict) -> str:
+    params = [f"{k}={v}" for k, v in recipe.items() if k not in ("method", "offsets")]
+    return f"`{recipe['method']}`" + (f" ({', '.join(params)})" if params else "")
+
+
+CRAC_SETTINGS = {"vanilla": "vanilla", "crac": "CRAC", "crac_cpsn": "CRAC + CPSN"}
+
+
+def crac_sparse_table() -> str:
+    report, missing = _experiment_report("crac_sparse")
+    if report is None:
+        return missing
+    rows = [
+        "| data | training | annotated instances | net | best post-processing | VOI split "
+        "| VOI merge | VOI | ARAND | AP@0.5 |",
+        "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in report["results"]:
+        for net, row in run["best_per_net"].items():
+            rows.append(
+                f"| {run['dataset']} | {CRAC_SETTINGS[run['setting']]} "
+                f"| {run['annotated_instances']} / {run['instances']} | {net} "
+                f"| {_affinity_recipe(row['recipe'])} | {row['voi_split']:.3f} "
+                f"| {row['voi_merge']:.3f} | {row['voi']:.3f} | {row['arand']:.3f} "
+                f"| {row['ap50']:.3f} |"
+            )
+    rows.append("")
+    for claim in report.get("claims", []):
+        rows.append(
+            f'- {claim["dataset"]}: "{claim["statement"]}": VOI {claim["crac_explicit_voi"]:.3f} '
+            f"(CRAC, explicit net) vs {claim['vanilla_voi']:.3f} (vanilla): "
+            f"**{'holds' if claim['holds'] else 'does not hold'}** here."
+        )
+    rows.append("")
+    steps = sorted({f"{r['dataset']} {r['steps']}" for r in report["results"]})
+    rows.append(
+        f"Training steps: {', '.join(steps)}; commit {report['git_commit'][:12]}, {report['date']}."
+    )
+    return "\n".join(rows)
+
+
+def affinity_speed_table() -> str:
+    path = ROOT / "benchmarks" / "results" / "affinity_speed.json"
+    if not path.exists():
+        return "Not measured yet: run `benchmarks/affinity_speed.py`."
+    report = json.loads(path.read_text())
+    rows = [
+        f"Network inference ({report['inference']}) on a {report['image']}: "
+        f"{report['inference_seconds']:.2f} s.",
+        "",
+        "| post-processing | seconds | × inference | segments | ≤ 0.5 × inference |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in report["results"]:
+        rows.append(
+            f"| {row['postprocessing']} ({_affinity_recipe(row['recipe'])}) | {row['seconds']:.2f} "
+            f"| {row['ratio_to_inference']:.2f} | {row['segments']} "
+            f"| {'yes' if row['meets_target'] else 'no'} |"
+        )
+    rows.append("")
+    rows.append(f"{report['machine']}, {report['cpu_count']} CPUs, {report['date']}.")
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
@@ -328,6 +416,9 @@ def main() -> int:
     text = _section(text, "clustering-speed", clustering_speed_table())
     text = _section(text, "builtin-embeddings", builtin_embeddings_table())
     text = _section(text, "spoco-sparsity", spoco_sparsity_table())
+    text = _section(text, "builtin-affinities", builtin_affinities_table())
+    text = _section(text, "crac-sparse", crac_sparse_table())
+    text = _section(text, "affinity-speed", affinity_speed_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0

@@ -40,6 +40,17 @@ def _input_text(spec: ModelSpec) -> str:
     )
 
 
+def _output_text(spec: ModelSpec) -> str:
+    if spec.kind != "affinity":
+        return ""
+    return (
+        f"\n\nChannel n is the affinity of each pixel with the pixel `offsets[n]` away, offsets "
+        f"{spec.offsets} (also in `config.semiseg.offsets` and torch-em's `config.mws.offsets`): "
+        "**1 = same object**, 0 = different objects (the inverse of torch-em's boundary "
+        "affinities; use `1 - output` with tools that expect those)."
+    )
+
+
 def _usage(spec: ModelSpec) -> str:
     if spec.kind == "enhancer":
         return (
@@ -74,7 +85,9 @@ size {spec.input.min_shape} + n * {spec.input.step}. {_input_text(spec)}
 ## Output
 
 One tensor with channels {spec.output.channel_names} ({spec.output.activation} applied inside the
-network), same spatial size as the input; crop a halo of {spec.output.halo} pixels when tiling.
+network), same spatial size as the input; crop a halo of {spec.output.halo} pixels when tiling.{
+    _output_text(spec)
+}
 
 ## Post-processing
 

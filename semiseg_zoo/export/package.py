@@ -130,7 +130,9 @@ def export_package(
     if output_path.exists() and not overwrite:
         raise FileExistsError(f"{output_path} exists; pass overwrite=True to replace it")
     test_input = _test_input(sample_input, spec)
-    recipe = dict(postprocessing or spec.postprocessing.model_dump())
+    recipe = dict(postprocessing or spec.postprocessing.model_dump(exclude_none=True))
+    if spec.kind == "affinity":
+        recipe.setdefault("offsets", [list(o) for o in spec.offsets])
     metrics = dict(validation or {})
 
     net = net.cpu().eval()
@@ -189,7 +191,22 @@ def export_package(
                     else "full"
                 ),
             }
-        description = build_description(spec, files, semiseg_config=semiseg_config)
+        other_config = {}
+        if spec.kind == "affinity":
+            # Our recipe and torch-em's key both carry the offsets, so other tools read them.
+            semiseg_config["offsets"] = [list(o) for o in spec.offsets]
+            semiseg_config["affinity"] = {
+                "convention": "1 = the pixel and the pixel `offset` away belong to one object",
+                "net": "explicit (cosine of embeddings)"
+                if spec.output.activation == "cosine"
+                else "implicit (sigmoid)",
+                "annotated_fraction": spec.training.annotated_fraction,
+                "mode": spec.training.mode,
+            }
+            other_config["mws"] = {"offsets": semiseg_config["offsets"]}
+        description = build_description(
+            spec, files, semiseg_config=semiseg_config, other_config=other_config
+        )
         staged = folder / "staged.zip"
         write_legacy_layout(description, staged)
         check_package(staged, test_formats)

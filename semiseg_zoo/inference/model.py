@@ -181,12 +181,14 @@ class Model:
         np.ndarray
             float32 ``(C_out, *spatial)``.
         """
-        if tta and (self.package.semiseg_config or {}).get("kind") == "embedding":
-            # Each flipped/rotated input gets its own embedding space: averaging would mix them.
+        kind = (self.package.semiseg_config or {}).get("kind")
+        if tta and kind in ("embedding", "affinity"):
+            # Embeddings of transformed inputs live in different spaces, and flipping turns an
+            # affinity's offset around: neither can be averaged over flips and rotations.
             raise ValueError(
-                f"{self.package.name}: test-time augmentation is not available for embedding "
-                "networks (the embeddings of transformed inputs cannot be averaged); run "
-                "without --tta"
+                f"{self.package.name}: test-time augmentation is not available for {kind} "
+                "networks (their outputs for flipped or rotated inputs cannot be averaged); "
+                "run without --tta"
             )
         prepared = self.prepare(image, axes)
         canonical = self._canonical_axes()

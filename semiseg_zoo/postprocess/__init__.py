@@ -1,5 +1,10 @@
 """Pure functions: network outputs (numpy) → uint32 instance labels, registered by name."""
 
+from .affinities import (
+    affinities_to_boundaries,
+    agglomerated_watershed_from_affinities,
+    mutex_watershed_from_affinities,
+)
 from .distance_watershed import distance_watershed_from_boundaries
 from .embedding_clustering import hdbscan_from_embeddings, mean_shift_from_embeddings
 from .embedding_mws import mutex_watershed_from_embeddings
@@ -10,6 +15,8 @@ from .threshold import connected_components_from_foreground
 from .watershed import watershed_from_probabilities
 
 __all__ = [
+    "affinities_to_boundaries",
+    "agglomerated_watershed_from_affinities",
     "apply_postprocessing",
     "available_methods",
     "connected_components_from_foreground",
@@ -17,6 +24,7 @@ __all__ = [
     "hdbscan_from_embeddings",
     "mean_shift_from_embeddings",
     "merge_close_clusters",
+    "mutex_watershed_from_affinities",
     "mutex_watershed_from_embeddings",
     "register_postprocessing",
     "remove_small_objects",

@@ -9,6 +9,7 @@ from elf.segmentation.embeddings import embeddings_to_affinities
 from elf.segmentation.mutex_watershed import mutex_watershed
 
 from .embeddings import Background, check_common, finish_labels, read_embeddings
+from .offsets import check_mws_offsets, check_strides
 from .registry import register_postprocessing
 
 # The first ndim offsets are the attractive direct-neighbour edges, the rest repulsive.
@@ -123,8 +124,8 @@ def mutex_watershed_from_embeddings(
         foreground_threshold=foreground_threshold,
     )
     ndim = data.embeddings.ndim - 1
-    offsets = _check_offsets(DEFAULT_OFFSETS[ndim] if offsets is None else offsets, ndim)
-    strides = _check_strides(DEFAULT_STRIDES[ndim] if strides is None else strides, ndim)
+    offsets = check_mws_offsets(DEFAULT_OFFSETS[ndim] if offsets is None else offsets, ndim)
+    strides = check_strides(DEFAULT_STRIDES[ndim] if strides is None else strides, ndim)
     if data.mask is not None and not data.mask.any():
         return np.zeros(data.spatial_shape, dtype=np.uint32)
     # elf's mutex_watershed takes every channel as "1 = boundary": it turns the first ndim
@@ -140,32 +141,3 @@ def mutex_watershed_from_embeddings(
         background=background,
         min_size=min_size,
     )
-
-
-def _check_offsets(offsets: Sequence[Sequence[int]], ndim: int) -> list[list[int]]:
-    array = np.asarray(offsets)
-    if array.ndim != 2 or array.shape[1] != ndim or len(array) <= ndim:
-        raise ValueError(
-            f"`offsets` has shape {array.shape}; expected (K, {ndim}) with K > {ndim}: the "
-            f"{ndim} direct neighbours first, then at least one long-range offset"
-        )
-    if not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"`offsets` must be integers, got {offsets}")
-    neighbours = np.abs(array[:ndim])
-    if not ((neighbours.sum(axis=1) == 1) & (neighbours.max(axis=1) == 1)).all():
-        raise ValueError(
-            f"the first {ndim} `offsets` must be direct neighbours (one axis ±1, e.g. "
-            f"{[list(o) for o in DEFAULT_OFFSETS[ndim][:ndim]]}), got {array[:ndim].tolist()}"
-        )
-    if not np.abs(array).sum(axis=1).all():
-        raise ValueError(f"`offsets` must not contain the zero offset, got {array.tolist()}")
-    return array.tolist()
-
-
-def _check_strides(strides: Sequence[int], ndim: int) -> list[int]:
-    array = np.asarray(strides)
-    if array.shape != (ndim,) or not np.issubdtype(array.dtype, np.integer) or (array < 1).any():
-        raise ValueError(
-            f"`strides` must be {ndim} positive integers (one per spatial axis), got {strides}"
-        )
-    return array.tolist()

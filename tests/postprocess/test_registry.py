@@ -40,10 +40,12 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 def test_builtin_methods_are_registered() -> None:
     assert available_methods() == [
+        "agglomerated_watershed",
         "distance_watershed",
         "embedding_mws",
         "hdbscan",
         "mean_shift",
+        "mutex_watershed",
         "threshold",
         "watershed",
     ]
@@ -109,7 +111,7 @@ def test_apply_does_not_mutate_recipe_or_input() -> None:
 def test_unknown_method(recipe: dict, shown: str) -> None:
     with pytest.raises(
         ValueError,
-        match=rf"unknown post-processing method {shown}; expected one of \['distance_watershed', 'embedding_mws', 'hdbscan', 'mean_shift', 'threshold', 'watershed'\]",
+        match=rf"unknown post-processing method {shown}; expected one of \['agglomerated_watershed', 'distance_watershed', 'embedding_mws', 'hdbscan', 'mean_shift', 'mutex_watershed', 'threshold', 'watershed'\]",
     ):
         apply_postprocessing(PROBABILITIES, recipe)
 
