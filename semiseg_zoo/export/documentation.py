@@ -86,8 +86,8 @@ size {spec.input.min_shape} + n * {spec.input.step}. {_input_text(spec)}
 
 One tensor with channels {spec.output.channel_names} ({spec.output.activation} applied inside the
 network), same spatial size as the input; crop a halo of {spec.output.halo} pixels when tiling.{
-    _output_text(spec)
-}
+        _output_text(spec)
+    }
 
 ## Post-processing
 
