@@ -160,10 +160,15 @@ def export_package(
         tifffile.imwrite(files["sample_input"], test_input[0], photometric="minisblack")
         tifffile.imwrite(files["sample_output"], test_output[0], photometric="minisblack")
         shutil.copyfile(architecture_source(spec.architecture.name), files["architecture"])
-        write_cover(
-            test_input[0].mean(axis=0), test_output[0], files["cover"],
-            embeddings=spec.kind == "embedding",
-        )  # fmt: skip
+        cover_input, cover_output = test_input[0].mean(axis=0), test_output[0]
+        if spec.kind == "affinity":
+            # The direct-neighbour affinities, averaged: objects bright, boundaries dark.
+            n_spatial = len(spec.input.axes) - 2
+            cover_output = cover_output[:n_spatial].mean(axis=0, keepdims=True)
+        if cover_input.ndim == 3:  # a volume: its middle slice
+            middle = cover_input.shape[0] // 2
+            cover_input, cover_output = cover_input[middle], cover_output[:, middle]
+        write_cover(cover_input, cover_output, files["cover"], embeddings=spec.kind == "embedding")
         files["documentation"].write_text(package_readme(spec, recipe, metrics))
 
         semiseg_config = {

@@ -18,6 +18,11 @@ DEFAULT_MODEL = "teacher-nuclei-2d"
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 # Our self-contained network source (read as bytes, not imported: that would load torch).
 OWN_ARCHITECTURE_FILE = Path(__file__).resolve().parents[1] / "nets" / "unet.py"
+# sha256 of earlier releases of that file (before the cosine-affinity nets were added), so that
+# packages exported with them stay recognised as ours.
+EARLIER_ARCHITECTURE_HASHES = frozenset(
+    {"9366d76995c1ec566f968fbea7b00c8872c26f8ee6c1d5222672e7a59edddf4c"}
+)
 OWN_ARCHITECTURES = ("UNet2d", "UNet3d", "CosineAffinityUNet2d", "CosineAffinityUNet3d")
 
 
@@ -136,7 +141,11 @@ def _is_own_architecture(description: v0_5.ModelDescr) -> bool:
         packaged = weights.architecture.get_reader().read()
     except Exception:  # a missing or unreadable file is simply not ours
         return False
-    return _sha256(packaged) == _sha256(OWN_ARCHITECTURE_FILE.read_bytes())
+    digest = _sha256(packaged)
+    return digest == _sha256(OWN_ARCHITECTURE_FILE.read_bytes()) or (
+        digest in EARLIER_ARCHITECTURE_HASHES
+        and str(weights.architecture.callable) in ("UNet2d", "UNet3d")
+    )
 
 
 def load_package(source: str | os.PathLike[str]) -> Package:

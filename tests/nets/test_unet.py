@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semiseg_zoo.nets import ARCHITECTURES, UNet2d, UNet3d, architecture_source
+from semiseg_zoo.nets import (
+    ARCHITECTURES,
+    CosineAffinityUNet2d,
+    CosineAffinityUNet3d,
+    UNet2d,
+    UNet3d,
+    architecture_source,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -171,7 +178,12 @@ def test_bad_arguments(net_class: type, kwargs: dict, message: str) -> None:
 
 
 def test_architecture_registry() -> None:
-    assert ARCHITECTURES == {"UNet2d": UNet2d, "UNet3d": UNet3d}
+    assert ARCHITECTURES == {
+        "UNet2d": UNet2d,
+        "UNet3d": UNet3d,
+        "CosineAffinityUNet2d": CosineAffinityUNet2d,
+        "CosineAffinityUNet3d": CosineAffinityUNet3d,
+    }
     source = architecture_source("UNet3d")
     assert source.name == "unet.py"
     assert source.is_file()

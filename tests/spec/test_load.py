@@ -14,6 +14,7 @@ import yaml
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import (
     DATA_ENV,
+    AffinitySpec,
     EmbeddingSpec,
     EnhancerSpec,
     ScaleRange,
@@ -52,7 +53,7 @@ def test_shipped_specs_exist() -> None:
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_loads(path: Path) -> None:
     spec = load_spec(path)
-    assert isinstance(spec, (TeacherSpec, EnhancerSpec, EmbeddingSpec))
+    assert isinstance(spec, (TeacherSpec, EnhancerSpec, EmbeddingSpec, AffinitySpec))
     assert spec.kind == path.stem.split("_")[0]
     n_spatial = len(spec.input.axes) - 2
     assert len(spec.tile) == len(spec.output.halo) == len(spec.input.min_shape) == n_spatial
@@ -201,7 +202,7 @@ def test_wrong_kind(valid_spec: dict[str, Any], kind: Any) -> None:
     with pytest.raises(
         SpecError,
         match=(
-            r"k\.yaml: kind: expected one of \['embedding', 'enhancer', 'pseudo_label_net', 'teacher'\], "
+            r"k\.yaml: kind: expected one of \['affinity', 'embedding', 'enhancer', 'pseudo_label_net', 'teacher'\], "
             rf"got {kind!r}"
         ),
     ):
@@ -231,7 +232,8 @@ INVALID_FIELDS = [
     (
         "architecture.kwargs.out_channels",
         2,
-        r"`architecture\.kwargs\.out_channels` must equal the number of `output\.channel_names`",
+        r"`architecture\.kwargs\.out_channels` \(or the number of `offsets` of a cosine "
+        r"affinity net\) must equal the number of `output\.channel_names`",
     ),
     (
         "architecture.kwargs.in_channels",
