@@ -3,7 +3,6 @@ data, networks, whole-image affinities and scoring every post-processing recipe 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from torch import nn
 
 from semiseg_zoo.evaluation import adapted_rand_error, instance_scores, variation_of_information
 from semiseg_zoo.nets import ARCHITECTURES
-from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import AffinitySpec, ScaleRange
 from semiseg_zoo.training.instance_data import training_labels
 from semiseg_zoo.training.volume_data import VolumeSplit, load_volume_split
@@ -129,41 +127,6 @@ def score(labels: np.ndarray, groundtruth: np.ndarray) -> dict[str, float]:
         "ap50": instance["s_dsb"],
         "precision50": instance["ap"],
     }
-
-
-def recipe_name(recipe: Mapping[str, Any]) -> str:
-    """A short readable name of a post-processing recipe (without the offsets)."""
-    params = {k: v for k, v in recipe.items() if k not in ("method", "offsets")}
-    return recipe["method"] + "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
-
-
-def score_recipes(
-    affinities: list[np.ndarray],
-    groundtruths: list[np.ndarray],
-    recipes: list[Mapping[str, Any]],
-    net_name: str,
-) -> list[dict[str, Any]]:
-    """Mean scores over the validation images and seconds per image of every recipe."""
-    rows = []
-    for recipe in recipes:
-        per_image, seconds = [], []
-        for affinity, groundtruth in zip(affinities, groundtruths, strict=True):
-            start = time.perf_counter()
-            labels = apply_postprocessing(affinity, recipe)
-            seconds.append(time.perf_counter() - start)
-            per_image.append(score(labels, groundtruth))
-        means = {key: float(np.mean([s[key] for s in per_image])) for key in per_image[0]}
-        rows.append(
-            {
-                "net": net_name,
-                "recipe": dict(recipe),
-                "name": f"{net_name}: {recipe_name(recipe)}",
-                **{key: round(value, 4) for key, value in means.items()},
-                "seconds_per_image": round(float(np.mean(seconds)), 3),
-                "n_images": len(per_image),
-            }
-        )
-    return rows
 
 
 def best_row(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@ data, networks, whole-image embeddings, and scoring every clustering recipe on v
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from torch import nn
 
 from semiseg_zoo.evaluation import abs_difference_in_count, instance_scores, symmetric_best_dice
 from semiseg_zoo.nets import ARCHITECTURES
-from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import EmbeddingSpec, ScaleRange
 from semiseg_zoo.training.embedding_losses import SpocoWeights
 from semiseg_zoo.training.instance_data import (
@@ -112,39 +110,6 @@ def score(labels: np.ndarray, groundtruth: np.ndarray) -> dict[str, float]:
         "ap50": instance["ap"],
         "f1_50": instance["f1"],
     }
-
-
-def recipe_name(recipe: Mapping[str, Any]) -> str:
-    """A short readable name of a clustering recipe."""
-    params = {k: v for k, v in recipe.items() if k != "method"}
-    return recipe["method"] + "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
-
-
-def score_recipes(
-    embeddings: list[np.ndarray],
-    groundtruths: list[np.ndarray],
-    recipes: list[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
-    """Mean scores and clustering seconds per image of every recipe on validation."""
-    rows = []
-    for recipe in recipes:
-        per_image, seconds = [], []
-        for embedding, groundtruth in zip(embeddings, groundtruths, strict=True):
-            start = time.perf_counter()
-            labels = apply_postprocessing(embedding, recipe)
-            seconds.append(time.perf_counter() - start)
-            per_image.append(score(labels, groundtruth))
-        means = {key: float(np.mean([s[key] for s in per_image])) for key in per_image[0]}
-        rows.append(
-            {
-                "recipe": dict(recipe),
-                "name": recipe_name(recipe),
-                **{key: round(value, 4) for key, value in means.items()},
-                "seconds_per_image": round(float(np.mean(seconds)), 3),
-                "n_images": len(per_image),
-            }
-        )
-    return rows
 
 
 def best_recipe(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:

@@ -37,9 +37,10 @@ from affinity_steps import (  # noqa: E402
     load_split,
     predict_affinities,
     save_checkpoint,
-    score_recipes,
+    score,
     sparse_labels,
 )
+from recipe_scores import score_recipes  # noqa: E402
 from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
 
 
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, net in nets.items():
         net = net.to(device).eval()
         affinities = [predict_affinities(net, image, device) for image in split.val_images]
-        rows += score_recipes(affinities, split.val_labels, recipes, name)
+        rows += score_recipes(affinities, split.val_labels, recipes, score, net=name)
     best = best_row(rows, training.metric)
     for row in rows:
         print(

@@ -32,10 +32,11 @@ from embedding_steps import (  # noqa: E402
     load_checkpoint,
     load_split,
     save_checkpoint,
-    score_recipes,
+    score,
     sparse_training_labels,
     spoco_weights,
 )
+from recipe_scores import score_recipes  # noqa: E402
 from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
 
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     embeddings = [embed(net, item.image, device) for item in val_items]
     groundtruths = [item.labels for item in val_items]
     recipes = [recipe.model_dump(exclude_none=True) for recipe in training.clustering]
-    rows = score_recipes(embeddings, groundtruths, recipes)
+    rows = score_recipes(embeddings, groundtruths, recipes, score)
     best = best_recipe(rows, training.metric)
     for row in rows:
         print(

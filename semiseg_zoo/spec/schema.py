@@ -178,11 +178,13 @@ class MutexWatershedParams(_AffinityPostprocessingParams):
 
 
 class AgglomeratedWatershedParams(_AffinityPostprocessingParams):
-    """Watershed fragments of the direct-neighbour boundary map, merged by mean affinity
-    (waterz-style, as CRAC for 3D)."""
+    """Watershed fragments of the direct-neighbour boundary map, merged while the median
+    affinity across the merged contacts stays above ``threshold`` (waterz-style, as CRAC for 3D)."""
 
     method: Literal["agglomerated_watershed"] = "agglomerated_watershed"
-    threshold: float = Field(0.5, gt=0, lt=1, description="merge while mean affinity is above")
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="merge while the median affinity is above"
+    )
     stacked: bool = Field(False, description="fragments per z-slice (anisotropic EM)")
 
 

@@ -49,6 +49,16 @@ def pair_slices(
     return tuple(source), tuple(target)
 
 
+def inside_mask(shape: Sequence[int], offsets: Sequence[Sequence[int]]) -> np.ndarray:
+    """bool ``(N, *shape)``: the pair of each pixel and the pixel ``offsets[n]`` away lies inside
+    the image."""
+    offsets_array = check_offsets(offsets, len(shape))
+    mask = np.zeros((len(offsets_array), *shape), dtype=bool)
+    for channel, offset in enumerate(offsets_array):
+        mask[channel][pair_slices(offset, shape)[0]] = True
+    return mask
+
+
 def affinity_targets(
     labels: np.ndarray, offsets: Sequence[Sequence[int]]
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .affinity_targets import affinity_targets
+from .affinity_targets import affinity_targets, inside_mask
 from .crac_losses import (
     adaptive_quantile,
     affinity_entropy,
@@ -54,16 +54,12 @@ def batch_targets(
 
     Pairs leaving the image belong to neither mask.
     """
-    targets, annotated, inside = [], [], []
-    for label in labels.numpy():
-        target, mask = affinity_targets(label, offsets)
-        _, everywhere = affinity_targets(np.zeros_like(label), offsets)
-        targets.append(target)
-        annotated.append(mask)
-        inside.append(everywhere)
-    target_t = torch.from_numpy(np.stack(targets))
-    annotated_t = torch.from_numpy(np.stack(annotated))
-    unannotated_t = torch.from_numpy(np.stack(inside)) & ~annotated_t
+    pairs = [affinity_targets(label, offsets) for label in labels.numpy()]
+    target_t = torch.from_numpy(np.stack([target for target, _ in pairs]))
+    annotated_t = torch.from_numpy(np.stack([mask for _, mask in pairs]))
+    # Every patch of a batch has the same shape: one inside mask serves all of them.
+    inside = torch.from_numpy(inside_mask(labels.shape[1:], offsets))
+    unannotated_t = inside[None] & ~annotated_t
     return target_t, annotated_t, unannotated_t
 
 
