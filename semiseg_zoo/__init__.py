@@ -1,6 +1,7 @@
 """semiseg-zoo: label-efficient segmentation of microscopy images with bioimage.io packages.
 
-The API (:func:`predict`, :func:`segment`, :func:`load_model`, :func:`export_model`) is imported
+The API (:func:`predict`, :func:`segment`, :func:`load_model`, :func:`load_package`,
+:func:`run_tensors`, :func:`export_model`) is imported
 lazily so that ``import semiseg_zoo`` and the CLI's ``--help`` stay fast.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["export_model", "load_model", "predict", "segment"]
+__all__ = ["export_model", "load_model", "load_package", "predict", "run_tensors", "segment"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The Python API: predict / segment / load_model / export_model."""
+"""The Python API: predict / segment / load_model / load_package / run_tensors / export_model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from semiseg_zoo.export import export_package
-from semiseg_zoo.inference import Model, Package, load_model, postprocessing_recipe
+from semiseg_zoo.inference import (
+    Model,
+    Package,
+    load_model,
+    load_package,
+    postprocessing_recipe,
+    run_tensors,
+)
 from semiseg_zoo.inference.model import Tile
 from semiseg_zoo.inference.runners import Device, WeightFormat
 from semiseg_zoo.io import read_image
@@ -19,6 +26,7 @@ ImageLike = np.ndarray | str | os.PathLike[str]
 ModelLike = Model | Package | str | os.PathLike[str] | None
 
 export_model = export_package
+__all__ = ["export_model", "load_model", "load_package", "predict", "run_tensors", "segment"]
 
 
 def _as_model(

@@ -170,3 +170,20 @@ def tiny_model(tiny_package_path):
     from semiseg_zoo.inference import load_model
 
     return load_model(tiny_package_path, weight_format="onnx", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def _offline_zoo_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("zoo-environment")
+    (folder / "collection.json").write_text('{"collection": []}')
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_real_zoo(_offline_zoo_folder, monkeypatch) -> None:
+    """No test reaches bioimage.io or the user's cache: the default collection is an empty local
+    index and the cache a temporary folder. Zoo tests pass their own settings."""
+    monkeypatch.setenv("SEMISEG_CACHE", str(_offline_zoo_folder / "cache"))
+    monkeypatch.setenv("SEMISEG_COLLECTION", str(_offline_zoo_folder / "collection.json"))
+    for name in ("SEMISEG_OFFLINE", "BIOIMAGEIO_ID_MAP", "BIOIMAGEIO_COLLECTION_HTTP_PATTERN"):
+        monkeypatch.delenv(name, raising=False)

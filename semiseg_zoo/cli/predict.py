@@ -29,7 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("Model")
     group.add_argument(
         "--model",
-        help="built-in model name, package .zip, folder or rdf.yaml (default: embedded nuclei model)",
+        help="built-in model name, package .zip, folder or rdf.yaml, or a bioimage.io id "
+        "(affable-shark), DOI or URL, downloaded once into the cache (default: the embedded "
+        "nuclei model)",
+    )
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only cached zoo packages (also: SEMISEG_OFFLINE=1)",
     )
     group.add_argument("--list-models", action="store_true", help="list built-in models and exit")
     group.add_argument(
@@ -184,10 +191,13 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"no supported images in {args.inputs}")
         from tqdm import tqdm
 
-        from semiseg_zoo.inference import load_model
+        from semiseg_zoo.inference import DEFAULT_MODEL, load_model, load_package
+        from semiseg_zoo.zoo import zoo_settings
 
+        settings = zoo_settings(offline=True) if args.offline else zoo_settings()
+        package = load_package(args.model or DEFAULT_MODEL, zoo=settings)
         model = load_model(
-            args.model,
+            package,
             weight_format=args.weight_format,
             device=args.device,
             trust_code=args.trust_code,

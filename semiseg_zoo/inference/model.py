@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from typing import Any, Literal
 import numpy as np
 from bioimageio.spec.model import v0_5
 
-from .package import DEFAULT_MODEL, Package, PackageError, load_package
+from .package import DEFAULT_MODEL, Package, PackageError, load_package, verify_package
 from .processing import apply_steps
-from .runners import Device, Runner, WeightFormat, make_runner
+from .runners import Device, Runner, WeightFormat, choose_weight_format, make_runner
 from .tiling import ShapeRule, predict_tiled
 from .tta import predict_with_tta
 
@@ -20,7 +21,8 @@ Tile = Sequence[int] | Literal["auto"] | None
 DEFAULT_TILE = {2: (512, 512), 3: (32, 256, 256)}
 
 
-def _axes_letters(axes: Sequence[Any]) -> str:
+def axes_letters(axes: Sequence[Any]) -> str:
+    """The letters (``b``, ``c``, ``z``, ``y``, ``x``) of a bioimage.io tensor's axes."""
     letters = []
     for axis in axes:
         if axis.type == "batch":
@@ -34,13 +36,12 @@ def _axes_letters(axes: Sequence[Any]) -> str:
     return "".join(letters)
 
 
-def _shape_rule(description: v0_5.ModelDescr) -> ShapeRule:
-    minimum, step, halo = [], [], []
-    output = description.outputs[0]
-    halos = {str(a.id): getattr(a, "halo", 0) for a in output.axes if a.type == "space"}
-    for axis in description.inputs[0].axes:
-        if axis.type != "space":
-            continue
+def _shape_rule(package: Package) -> ShapeRule:
+    description = package.description
+    input_axes = {str(a.id): a for a in description.inputs[0].axes if a.type == "space"}
+    output_axes = {str(a.id): a for a in description.outputs[0].axes if a.type == "space"}
+    minimum, step, halo, zoom = [], [], [], []
+    for name, axis in input_axes.items():
         if isinstance(axis.size, v0_5.ParameterizedSize):
             minimum.append(axis.size.min)
             step.append(axis.size.step)
@@ -48,9 +49,39 @@ def _shape_rule(description: v0_5.ModelDescr) -> ShapeRule:
             minimum.append(axis.size)
             step.append(0)
         else:
-            raise PackageError(f"input axis {axis.id} has a size this tool cannot plan tiles for")
-        halo.append(int(halos.get(str(axis.id), 0)))
-    return ShapeRule(tuple(minimum), tuple(step), tuple(halo))
+            raise PackageError(
+                f"{package.source}: input axis {name} has a size this tool cannot plan tiles for"
+            )
+        output = output_axes.get(name)
+        if output is None:
+            raise PackageError(
+                f"{package.source}: the output has no spatial axis {name!r}; semiseg-zoo runs "
+                "models whose output has the input's spatial axes"
+            )
+        factor = _zoom(package, axis, output)
+        zoom.append(factor)
+        halo_out = getattr(output, "halo", 0) or package.fixed_output_halo.get(name, 0)
+        halo.append(math.ceil(halo_out / factor))
+    rule_zoom = tuple(zoom) if any(z != 1 for z in zoom) else ()
+    return ShapeRule(tuple(minimum), tuple(step), tuple(halo), rule_zoom)
+
+
+def _zoom(package: Package, input_axis: Any, output_axis: Any) -> float:
+    """Output pixels per input pixel along one axis (4 for a 4x upsampling network)."""
+    size = output_axis.size
+    if isinstance(size, v0_5.SizeReference):
+        if size.offset:
+            raise PackageError(
+                f"{package.source}: output axis {output_axis.id} is offset by {size.offset} "
+                "pixels from the input; semiseg-zoo runs models whose output covers the input"
+            )
+        return float(input_axis.scale) / float(output_axis.scale)
+    if isinstance(size, int) and isinstance(input_axis.size, int):
+        return size / input_axis.size
+    raise PackageError(
+        f"{package.source}: cannot relate output axis {output_axis.id} ({size}) to the input "
+        f"axis ({input_axis.size}); semiseg-zoo runs models whose output size follows the input"
+    )
 
 
 @dataclass
@@ -217,31 +248,44 @@ def load_model(
     device: Device = "auto",
     trust_code: bool = False,
 ) -> Model:
-    """Load a package (default: the embedded nuclei model) and build its runner.
+    """Load a package (default: the embedded nuclei model), verify it and build its runner.
 
     Parameters
     ----------
     source:
-        Built-in model name, package zip, folder or rdf yaml; ``None`` for the default model.
+        Built-in model name, package zip, folder or rdf yaml, a zoo id / DOI / URL (see
+        :func:`~semiseg_zoo.inference.load_package`), or ``None`` for the default model.
     weight_format:
         ``auto`` (onnx, then torchscript, then state dict) or one format.
     device:
         ``auto``, ``cpu`` or ``cuda``.
     trust_code:
         Allow ``pytorch_state_dict`` weights of foreign packages (runs their Python).
+
+    Raises
+    ------
+    PackageError
+        If the package cannot run here: several inputs or outputs (use
+        :func:`~semiseg_zoo.inference.run_tensors`), no runnable or missing weights, files that
+        contradict its description (checksums, test tensor shapes).
     """
     package = source if isinstance(source, Package) else load_package(source or DEFAULT_MODEL)
     description = package.description
     if len(description.inputs) != 1 or len(description.outputs) != 1:
         raise PackageError(
-            f"{package.source}: semiseg-zoo runs models with one input and one output; this one "
-            f"has {len(description.inputs)} inputs and {len(description.outputs)} outputs"
+            f"{package.source}: semiseg-zoo segments images with models that have one input and "
+            f"one output; this one has {len(description.inputs)} inputs "
+            f"({[str(t.id) for t in description.inputs]}) and {len(description.outputs)} "
+            "outputs: run it on tensors with semiseg_zoo.run_tensors"
         )
-    input_axes = _axes_letters(description.inputs[0].axes)
-    output_axes = _axes_letters(description.outputs[0].axes)
-    rule = _shape_rule(description)
+    chosen = choose_weight_format(package, weight_format, trust_code=trust_code)
+    input_axes = axes_letters(description.inputs[0].axes)
+    output_axes = axes_letters(description.outputs[0].axes)
+    rule = _shape_rule(package)
     n_spatial = len(rule.minimum)
     config = package.semiseg_config or {}
     tile = tuple(config.get("spec", {}).get("tile", DEFAULT_TILE.get(n_spatial, ())))
-    runner = make_runner(package, weight_format=weight_format, device=device, trust_code=trust_code)
+    if not package.builtin:
+        verify_package(package)
+    runner = make_runner(package, weight_format=chosen, device=device, trust_code=trust_code)
     return Model(package, runner, input_axes, output_axes, rule, tile)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -15,12 +17,43 @@ RUNNABLE_FORMATS = ("onnx", "torchscript", "pytorch_state_dict")
 
 
 class Runner(Protocol):
-    """Maps a float32 batch ``(B, C, ...)`` to the network output ``(B, C_out, ...)``."""
+    """Maps a float32 batch ``(B, C, ...)`` to the network output ``(B, C_out, ...)``;
+    ``run_all`` maps all input tensors (package order) to all output tensors."""
 
     weight_format: str
     device: str
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def run_all(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+
+def read_verified(package: Package, file: Any, what: str) -> bytes:
+    """The bytes of a file the package declares, checked against its declared sha256.
+
+    Raises
+    ------
+    PackageError
+        If the file is missing or unreadable, or its content does not match the sha256.
+    """
+    try:
+        data = file.get_reader().read()
+    except Exception as error:  # missing member/file, unreadable URL: bioimageio raises many
+        raise PackageError(
+            f"{package.source}: the {what} file {file.source} is missing or unreadable "
+            f"({type(error).__name__}: {error}); the package is incomplete: download or export "
+            "it again"
+        ) from None
+    declared = getattr(file, "sha256", None)
+    if declared is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != str(declared):
+            raise PackageError(
+                f"{package.source}: the {what} file {file.source} does not match the sha256 "
+                f"the package declares (expected {declared}, found {actual}); it was altered "
+                "or damaged: download or export the package again"
+            )
+    return data
 
 
 def _cuda_available(weight_format: str) -> bool:
@@ -59,12 +92,20 @@ class OnnxRunner:
             providers.insert(0, "CUDAExecutionProvider")
         weights = package.description.weights.onnx
         assert weights is not None
-        self.session = ort.InferenceSession(weights.get_reader().read(), providers=providers)
-        self.input_name = self.session.get_inputs()[0].name
+        model = read_verified(package, weights, "onnx weights")
+        self.session = ort.InferenceSession(model, providers=providers)
+        self.input_names = [i.name for i in self.session.get_inputs()]
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
+        return self.run_all([batch])[0]
+
+    def run_all(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        feed = {
+            name: np.asarray(tensor).astype(np.float32, copy=False)
+            for name, tensor in zip(self.input_names, tensors, strict=True)
+        }
+        return list(self.session.run(None, feed))
 
 
 class _TorchRunner:
@@ -76,12 +117,17 @@ class _TorchRunner:
         self.device = device
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_all([batch])[0]
+
+    def run_all(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
         with self.torch.no_grad():
-            tensor = self.torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-            output = self.module(tensor.to(self.device))
-        if isinstance(output, (tuple, list)):
-            output = output[0]
-        return output.float().cpu().numpy()
+            inputs = [
+                self.torch.from_numpy(np.ascontiguousarray(t, dtype=np.float32)).to(self.device)
+                for t in tensors
+            ]
+            output = self.module(*inputs)
+        outputs = list(output) if isinstance(output, (tuple, list)) else [output]
+        return [o.float().cpu().numpy() for o in outputs]
 
 
 class TorchscriptRunner(_TorchRunner):
@@ -92,7 +138,7 @@ class TorchscriptRunner(_TorchRunner):
 
         weights = package.description.weights.torchscript
         assert weights is not None
-        buffer = io.BytesIO(weights.get_reader().read())
+        buffer = io.BytesIO(read_verified(package, weights, "torchscript weights"))
         super().__init__(torch.jit.load(buffer, map_location=device), device)
 
 
@@ -102,11 +148,15 @@ class StateDictRunner(_TorchRunner):
     def __init__(self, package: Package, device: str) -> None:
         import torch
         from bioimageio.core.digest_spec import import_callable
+        from bioimageio.spec.model import v0_5
 
         weights = package.description.weights.pytorch_state_dict
         assert weights is not None
+        if isinstance(weights.architecture, v0_5.ArchitectureFromFileDescr):
+            # Checked before core imports (executes) it.
+            read_verified(package, weights.architecture, "architecture")
         network = import_callable(weights.architecture)(**weights.architecture.kwargs)
-        buffer = io.BytesIO(weights.get_reader().read())
+        buffer = io.BytesIO(read_verified(package, weights, "pytorch_state_dict weights"))
         state = torch.load(buffer, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
         super().__init__(network, device)
@@ -119,17 +169,13 @@ _RUNNERS = {
 }
 
 
-def make_runner(
-    package: Package,
-    *,
-    weight_format: WeightFormat = "auto",
-    device: Device = "auto",
-    trust_code: bool = False,
-) -> Runner:
-    """Pick and build a runner for ``package``.
+def choose_weight_format(
+    package: Package, weight_format: WeightFormat = "auto", *, trust_code: bool = False
+) -> str:
+    """The weight format to run: ``auto`` prefers onnx (fastest on CPU), then torchscript, then
+    ``pytorch_state_dict``.
 
-    ``auto`` prefers onnx (fastest on CPU), then torchscript, then ``pytorch_state_dict``.
-    The last executes the package's Python architecture file, so it is used only for packages
+    The last executes the package's Python architecture file, so it is chosen only for packages
     whose architecture is this library's own network source, or with ``trust_code=True``.
 
     Raises
@@ -159,4 +205,22 @@ def make_runner(
             "architecture file, which would run foreign code; pass --trust-code "
             "(trust_code=True) if you trust this package"
         )
-    return _RUNNERS[weight_format](package, resolve_device(device, weight_format))
+    return weight_format
+
+
+def make_runner(
+    package: Package,
+    *,
+    weight_format: WeightFormat = "auto",
+    device: Device = "auto",
+    trust_code: bool = False,
+) -> Runner:
+    """Pick (see :func:`choose_weight_format`) and build a runner for ``package``.
+
+    Raises
+    ------
+    PackageError
+        If no usable weight format is present, or the weights are missing or damaged.
+    """
+    chosen = choose_weight_format(package, weight_format, trust_code=trust_code)
+    return _RUNNERS[chosen](package, resolve_device(device, chosen))

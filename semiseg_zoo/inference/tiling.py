@@ -20,11 +20,17 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class ShapeRule:
-    """Valid spatial input sizes ``minimum + n * step`` per axis, and the halo to crop."""
+    """Valid spatial input sizes ``minimum + n * step`` per axis, the halo to crop (in input
+    pixels) and the output's size relative to the input (``zoom``; empty: 1 on every axis)."""
 
     minimum: tuple[int, ...]
     step: tuple[int, ...]
     halo: tuple[int, ...]
+    zoom: tuple[float, ...] = ()
+
+    def output_size(self, size: int, axis: int) -> int:
+        """Output pixels for ``size`` input pixels along ``axis``."""
+        return round(size * self.zoom[axis]) if self.zoom else size
 
     def valid_at_least(self, size: int, axis: int) -> int:
         """The smallest valid size >= ``size``."""
@@ -133,7 +139,7 @@ def predict_tiled(
     Parameters
     ----------
     predict:
-        Maps a batch ``(1, C, *tile)`` to ``(1, C_out, *tile)`` (same spatial size).
+        Maps a batch ``(1, C, *tile)`` to ``(1, C_out, *tile * rule.zoom)``.
     image:
         float32 ``(C, *spatial)``.
     rule:
@@ -144,30 +150,52 @@ def predict_tiled(
     Returns
     -------
     np.ndarray
-        float32 ``(C_out, *spatial)`` cropped to the input's spatial shape.
+        float32 ``(C_out, *spatial * rule.zoom)`` cropped to the input's (zoomed) extent.
     """
     padded, shape = pad_to_valid(image, rule)
-    crop = (slice(None),) + tuple(slice(0, s) for s in shape)
+    crop = (slice(None),) + tuple(
+        slice(0, rule.output_size(s, axis)) for axis, s in enumerate(shape)
+    )
     if tile is None:
-        # One pass, except along fixed-size axes, which must be tiled at their size.
-        tile = [
-            rule.minimum[axis] if rule.step[axis] == 0 else size
-            for axis, size in enumerate(padded.shape[1:])
-        ]
+        tile = padded.shape[1:]
+    # Fixed-size axes are always tiled at their size.
+    tile = [rule.minimum[axis] if rule.step[axis] == 0 else size for axis, size in enumerate(tile)]
     if all(t >= s for t, s in zip(tile, padded.shape[1:], strict=True)):
         return predict(padded[None])[0][crop]
     _, _, windows = tile_layout(padded.shape[1:], tile, rule)
+    output_shape = tuple(rule.output_size(s, axis) for axis, s in enumerate(padded.shape[1:]))
     output: np.ndarray | None = None
     for source, keep, target in windows:
-        result = predict(np.ascontiguousarray(padded[(slice(None), *source)])[None])[0]
-        if result.shape[1:] != padded[(slice(None), *source)].shape[1:]:
+        window = np.ascontiguousarray(padded[(slice(None), *source)])
+        result = predict(window[None])[0]
+        expected = tuple(rule.output_size(s, axis) for axis, s in enumerate(window.shape[1:]))
+        if result.shape[1:] != expected:
             raise ValueError(
-                "tiled prediction needs an output of the input's spatial size; this model maps "
-                f"{padded[(slice(None), *source)].shape[1:]} to {result.shape[1:]}: run it "
-                "without --tile"
+                f"the model mapped a tile of {window.shape[1:]} pixels to {result.shape[1:]}, "
+                f"but its description says {expected}: run it without tiling (--no-tiling)"
             )
         if output is None:
-            output = np.empty((result.shape[0], *padded.shape[1:]), dtype=np.float32)
-        output[(slice(None), *target)] = result[(slice(None), *keep)]
+            output = np.empty((result.shape[0], *output_shape), dtype=np.float32)
+        out_target, out_keep = (target, keep) if not rule.zoom else _zoomed(source, target, rule)
+        output[(slice(None), *out_target)] = result[(slice(None), *out_keep)]
     assert output is not None
     return output[crop]
+
+
+def _zoomed(
+    source: tuple[slice, ...], target: tuple[slice, ...], rule: ShapeRule
+) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Where a window's kept part goes, and which part that is, in output pixels of a model
+    whose output is zoomed relative to its input."""
+    out_target, out_keep = [], []
+    for axis, (window, inner) in enumerate(zip(source, target, strict=True)):
+        start = window.start * rule.zoom[axis]
+        if start != round(start):
+            raise ValueError(
+                f"a tile starting at pixel {window.start} does not start on a whole output "
+                f"pixel of this model (zoom {rule.zoom[axis]}): run it without tiling"
+            )
+        first, last = rule.output_size(inner.start, axis), rule.output_size(inner.stop, axis)
+        out_target.append(slice(first, last))
+        out_keep.append(slice(first - round(start), last - round(start)))
+    return tuple(out_target), tuple(out_keep)

@@ -30,6 +30,7 @@ from .offsets import check_mws_offsets, check_neighbour_offsets, check_strides
 from .registry import register_postprocessing
 
 Background = Literal["largest", "none"]
+Convention = Literal["affinity", "boundary"]
 
 # Long-range (repulsive) edges kept on a regular grid: one per block of this shape. Every
 # z-slice keeps its own, which matters for anisotropic stacks with few slices.
@@ -82,6 +83,8 @@ def mutex_watershed_from_affinities(
     mask_threshold: float | None = None,
     background: Background = "none",
     min_size: int = 0,
+    convention: Convention = "affinity",
+    foreground_channel: bool = False,
 ) -> np.ndarray:
     """Instances by the mutex watershed of predicted affinities.
 
@@ -119,6 +122,13 @@ def mutex_watershed_from_affinities(
         unsegmented background, e.g. chloroplasts in EM). ``"none"``: every segment is kept.
     min_size:
         Segments with fewer pixels become background 0.
+    convention:
+        ``"affinity"``: 1 = same object (semiseg-zoo's networks). ``"boundary"``: 1 = cut
+        (torch-em's networks), converted here.
+    foreground_channel:
+        Channel 0 is a foreground probability that comes before the affinities (torch-em's
+        affinity networks with a foreground output): pixels below 0.5 are background 0 and
+        left out of the graph.
 
     Returns
     -------
@@ -152,6 +162,15 @@ def mutex_watershed_from_affinities(
            [1, 1, 2, 2, 2]], dtype=uint32)
     """
     affinities, ndim = _read_affinities(affinities)
+    foreground = None
+    if foreground_channel:
+        if len(affinities) < 2:
+            raise ValueError("`foreground_channel` needs a foreground channel and affinities")
+        foreground, affinities = affinities[0] >= 0.5, affinities[1:]
+    if convention == "boundary":
+        affinities = affinities_to_boundaries(affinities)  # 1 - x converts both ways
+    elif convention != "affinity":
+        raise ValueError(f"`convention` must be 'affinity' or 'boundary', got {convention!r}")
     offsets = check_mws_offsets(check_neighbour_offsets(offsets, ndim), ndim)
     _check_channels(affinities, offsets)
     strides = check_strides(DEFAULT_STRIDES[ndim] if strides is None else strides, ndim)
@@ -164,8 +183,10 @@ def mutex_watershed_from_affinities(
     if mask_threshold is not None:
         neighbours = _nearest_neighbour_affinities(affinities, offsets)
         mask = _reduce_over_neighbours(neighbours, range(ndim), np.maximum) >= mask_threshold
-        if not mask.any():
-            return np.zeros(affinities.shape[1:], dtype=np.uint32)
+    if foreground is not None:
+        mask = foreground if mask is None else mask & foreground
+    if mask is not None and not mask.any():
+        return np.zeros(affinities.shape[1:], dtype=np.uint32)
     boundaries = affinities_to_boundaries(affinities)
     boundaries[ndim:] += bias
     # bioimage-cpp draws the random strides from numpy's legacy global generator, the only

@@ -284,3 +284,64 @@ def test_load_builtin_model_by_name(builtin_dir):
 def test_unknown_name_lists_the_builtin_models(builtin_dir):
     with pytest.raises(FileNotFoundError, match=r"built-in: another, tiny-nuclei-2d"):
         load_package("teacher-nuclei-3d")
+
+
+# --- untrusted packages: code, archives, declared files -------------------------------------------
+
+
+def test_architecture_code_runs_only_with_trust_code(extracted, tmp_path):
+    """A foreign architecture file that acts on import is never imported without trust."""
+    marker = tmp_path / "code-ran"
+    source = extracted / "unet.py"
+    source.write_text(
+        source.read_text()
+        + f"\nfrom pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+    )
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+
+    def only_state_dict(rdf):
+        weights = rdf["weights"]["pytorch_state_dict"]
+        weights["architecture"]["sha256"] = digest
+        rdf["weights"] = {"pytorch_state_dict": weights}
+
+    _rewrite_rdf(extracted, only_state_dict)
+    from semiseg_zoo.inference import load_model
+
+    with pytest.raises(PackageError, match=r"would run foreign code; pass --trust-code"):
+        load_model(extracted, device="cpu")
+    assert not marker.exists()
+    model = load_model(extracted, device="cpu", trust_code=True)
+    assert marker.read_text() == "ran"
+    assert model.runner.weight_format == "pytorch_state_dict"
+
+
+@pytest.mark.parametrize("member", ["../escape.txt", "/etc/absolute.txt", "a/../../b.txt"])
+def test_zip_with_unsafe_member_paths_is_refused(tiny_package_path, tmp_path, member):
+    path = tmp_path / "unsafe.zip"
+    shutil.copyfile(tiny_package_path, path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(member, "payload")
+    with pytest.raises(PackageError, match=r"unsafe\.zip"):
+        load_package(path)
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("source", ["../outside.npy", "/etc/passwd", "file:///etc/passwd"])
+def test_declared_file_outside_the_package_is_refused(extracted, source):
+    def point_outside(rdf):
+        rdf["inputs"][0]["test_tensor"]["source"] = source
+
+    _rewrite_rdf(extracted, point_outside)
+    with pytest.raises(PackageError, match=r"outside"):
+        load_package(extracted)
+
+
+def test_weights_altered_after_export_are_refused(extracted):
+    from semiseg_zoo.inference import load_model
+
+    weights = extracted / "weights.onnx"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(PackageError, match=r"weights\.onnx"):
+        load_model(extracted, weight_format="onnx", device="cpu")

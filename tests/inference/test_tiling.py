@@ -146,8 +146,47 @@ def test_output_of_another_spatial_size_is_a_value_error():
         return batch[..., 2:-2, 2:-2]
 
     image = np.zeros((1, 203, 317), np.float32)
-    with pytest.raises(ValueError, match=r"needs an output of the input's spatial size.*--tile"):
+    with pytest.raises(ValueError, match=r"mapped a tile of .* but its description says.*tiling"):
         predict_tiled(shrink, image, TINY_RULE, tile=(64, 64))
+
+
+# --- models whose output is zoomed relative to the input --------------------------------------
+
+
+def _upsample(factor: int):
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return batch.repeat(factor, axis=-2).repeat(factor, axis=-1) * 2
+
+    return predict
+
+
+def _downsample(batch: np.ndarray) -> np.ndarray:
+    return batch[..., ::2, ::2] + batch[..., 1::2, 1::2]
+
+
+@pytest.mark.parametrize("tile", [None, (20, 30), (45, 25)])
+def test_upsampling_model_is_stitched_in_output_pixels(tile):
+    rule = ShapeRule(minimum=(5, 5), step=(5, 5), halo=(0, 0), zoom=(4.0, 4.0))
+    image = np.random.default_rng(3).random((2, 47, 61), dtype=np.float32)
+    output = predict_tiled(_upsample(4), image, rule, tile=tile)
+    assert output.shape == (2, 188, 244)
+    np.testing.assert_array_equal(output, _upsample(4)(image[None])[0])
+
+
+@pytest.mark.parametrize("tile", [None, (64, 64), (96, 48)])
+def test_downsampling_model_is_stitched_in_output_pixels(tile):
+    rule = ShapeRule(minimum=(32, 32), step=(16, 16), halo=(16, 16), zoom=(0.5, 0.5))
+    image = np.random.default_rng(4).random((1, 160, 208), dtype=np.float32)
+    output = predict_tiled(_downsample, image, rule, tile=tile)
+    assert output.shape == (1, 80, 104)
+    np.testing.assert_array_equal(output, _downsample(image[None])[0])
+
+
+def test_zoomed_output_of_an_undeclared_size_is_a_value_error():
+    rule = ShapeRule(minimum=(5, 5), step=(5, 5), halo=(0, 0), zoom=(4.0, 4.0))
+    image = np.zeros((1, 40, 40), np.float32)
+    with pytest.raises(ValueError, match=r"mapped a tile of \(20, 20\) pixels to \(40, 40\)"):
+        predict_tiled(_upsample(2), image, rule, tile=(20, 20))
 
 
 def test_fixed_size_model_tiles_a_larger_image():

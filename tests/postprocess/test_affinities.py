@@ -400,3 +400,38 @@ def test_bad_agglomerated_watershed_parameters_raise(
     kwargs = {"offsets": OFFSETS_2D, **kwargs}
     with pytest.raises(ValueError, match=message):
         agglomerated_watershed_from_affinities(affinities, **kwargs)
+
+
+# --- torch-em packages: boundary convention and a foreground channel first ----------------------
+
+
+def test_boundary_convention_gives_the_same_partition_as_affinities(cells: np.ndarray) -> None:
+    affinities = noisy(perfect(cells, OFFSETS_2D), 0.1)
+    expected = mutex_watershed_from_affinities(affinities, offsets=OFFSETS_2D)
+    result = mutex_watershed_from_affinities(
+        1.0 - affinities, offsets=OFFSETS_2D, convention="boundary"
+    )
+    np.testing.assert_array_equal(result, expected)
+    wrong = mutex_watershed_from_affinities(1.0 - affinities, offsets=OFFSETS_2D)
+    assert adapted_rand_error(cells, wrong) > adapted_rand_error(cells, result) + 0.3
+
+
+def test_foreground_channel_makes_background_and_is_not_an_affinity(islands: np.ndarray) -> None:
+    foreground = (islands != np.bincount(islands.ravel()).argmax()).astype(np.float32)
+    boundaries = 1.0 - perfect(islands, OFFSETS_2D)
+    output = np.concatenate([foreground[None], boundaries])
+    result = mutex_watershed_from_affinities(
+        output, offsets=OFFSETS_2D, strides=[1, 1], convention="boundary", foreground_channel=True
+    )
+    assert result.shape == islands.shape
+    assert_valid_labels(result)
+    assert (result[foreground == 0] == 0).all()
+    kept = foreground > 0
+    assert len(np.unique(result[kept])) == len(np.unique(islands[kept]))
+
+
+def test_unknown_convention_is_a_value_error(cells: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"`convention` must be 'affinity' or 'boundary'"):
+        mutex_watershed_from_affinities(
+            perfect(cells, OFFSETS_2D), offsets=OFFSETS_2D, convention="cut"
+        )
