@@ -10,7 +10,7 @@ SAMPLE := semiseg_zoo/models/sample_nuclei.tif
 PACKAGES := $(wildcard semiseg_zoo/models/*.zip)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint check-legacy-spec benchmark clean
+.PHONY: demo test test-slow lint check-legacy-spec check-packages benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-slow: $(STAMP)
 
 check-legacy-spec: $(LEGACY_STAMP)
 	$(LEGACY_VENV)/bin/python scripts/validate_legacy_spec.py $(PACKAGES)
+
+# The compatibility checklist (core, ilastik, deepImageJ) on every package, test_model included.
+check-packages: $(STAMP) $(LEGACY_STAMP)
+	$(BIN)/semiseg-export check $(PACKAGES) --legacy-python $(LEGACY_VENV)/bin/python
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/predict_speed.py
