@@ -50,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--no-test-model",
         action="store_true",
-        help="skip bioimageio.core's test_model (slow; it runs the package's architecture code, "
-        "so skip it for packages you do not trust)",
+        help="skip bioimageio.core's test_model (slow)",
+    )
+    group.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="let test_model import the architecture file of pytorch_state_dict weights that "
+        "are not semiseg-zoo's own network source (runs the package's Python)",
     )
     group.add_argument(
         "--legacy-python",
@@ -104,6 +109,7 @@ def _check(args: argparse.Namespace) -> int:
                 package,
                 targets,
                 test_model=not args.no_test_model,
+                trust_code=args.trust_code,
                 legacy_python=args.legacy_python,
             )
         except EXPECTED_ERRORS as error:

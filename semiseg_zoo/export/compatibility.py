@@ -79,6 +79,7 @@ def check_compatibility(
     targets: Sequence[str] = TARGETS,
     *,
     test_model: bool = True,
+    trust_code: bool = False,
     legacy_python: Path | None = None,
 ) -> list[CheckResult]:
     """Run the compatibility checklist on a model package, offline.
@@ -92,8 +93,11 @@ def check_compatibility(
         matter for these run and are reported.
     test_model:
         Run bioimageio.core's ``test_model`` for every weight format present (target
-        ``core``; slow, and it executes the package's architecture code: run it only on
-        packages you trust).
+        ``core``; slow).
+    trust_code:
+        Let ``test_model`` run ``pytorch_state_dict`` weights whose architecture file is not
+        semiseg-zoo's own network source (that imports the package's Python); without it that
+        format is left untested and the check says so.
     legacy_python:
         The interpreter with bioimageio.spec 0.5.9 for the ``spec 0.5.9`` check (default:
         ``$SEMISEG_LEGACY_PYTHON``, else ``.venv-spec059/bin/python`` in the repository); the
@@ -123,6 +127,7 @@ def check_compatibility(
         package=open_package(package),
         targets=wanted,
         test_model=test_model,
+        trust_code=trust_code,
         legacy_python=None if legacy_python is None else Path(legacy_python),
     )
     results = []

@@ -38,6 +38,7 @@ class CheckContext:
     package: PackageFiles
     targets: tuple[str, ...]
     test_model: bool = True
+    trust_code: bool = False
     legacy_python: Path | None = None
     description: Any = None
 

@@ -406,6 +406,15 @@ def check_test_model(ctx: CheckContext) -> Outcome:
     from .validation import run_test_model
 
     formats = present_weight_formats(ctx.description)
+    untested = ""
+    if "pytorch_state_dict" in formats and not ctx.trust_code and not _own_architecture(ctx):
+        formats = [f for f in formats if f != "pytorch_state_dict"]
+        untested = (
+            "; pytorch_state_dict not tested: its architecture file is not semiseg-zoo's network "
+            "source and test_model would import it (pass --trust-code if you trust it)"
+        )
+        if not formats:
+            return "skipped", untested[2:]
     start = time.perf_counter()
     try:
         # A fresh description: test_model adds its details to the description's summary.
@@ -423,4 +432,21 @@ def check_test_model(ctx: CheckContext) -> Outcome:
             f"{summary} (bioimageio.core {core_version}); {reasons}; every weight format must "
             "reproduce the test output: re-export, or fix the failing format"
         )
-    return "passed", f"{summary} (bioimageio.core {core_version}, offline, {seconds:.1f} s)"
+    return "passed", (
+        f"{summary} (bioimageio.core {core_version}, offline, {seconds:.1f} s){untested}"
+    )
+
+
+def _own_architecture(ctx: CheckContext) -> bool:
+    """Whether the state dict's architecture file is byte-identical to our network source."""
+    from .provenance import is_own_architecture_source
+
+    weights = ctx.description.weights.pytorch_state_dict
+    architecture = getattr(weights, "architecture", None)
+    if getattr(architecture, "source", None) is None:
+        return False
+    try:
+        source = ctx.package.read(architecture.source)
+    except Exception:  # missing file: not ours (the weights check reports it)
+        return False
+    return is_own_architecture_source(source, str(architecture.callable))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import zipfile
 import zlib
@@ -20,20 +19,14 @@ from bioimageio.spec import (
 )
 from bioimageio.spec.model import v0_5
 
+from semiseg_zoo.export.provenance import is_own_architecture_source
+
 if TYPE_CHECKING:
     from semiseg_zoo.zoo import ZooSettings
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = "teacher-nuclei-2d"
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
-# Our self-contained network source (read as bytes, not imported: that would load torch).
-OWN_ARCHITECTURE_FILE = Path(__file__).resolve().parents[1] / "nets" / "unet.py"
-# sha256 of earlier releases of that file (before the cosine-affinity nets were added), so that
-# packages exported with them stay recognised as ours.
-EARLIER_ARCHITECTURE_HASHES = frozenset(
-    {"9366d76995c1ec566f968fbea7b00c8872c26f8ee6c1d5222672e7a59edddf4c"}
-)
-OWN_ARCHITECTURES = ("UNet2d", "UNet3d", "CosineAffinityUNet2d", "CosineAffinityUNet3d")
 
 
 class PackageError(ValueError):
@@ -222,26 +215,16 @@ def _check_declared_files(raw: dict[str, Any], path: Path) -> None:
         raise PackageError(str(error)) from None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _is_own_architecture(description: v0_5.ModelDescr) -> bool:
     weights = description.weights.pytorch_state_dict
     if weights is None or not isinstance(weights.architecture, v0_5.ArchitectureFromFileDescr):
-        return False
-    if str(weights.architecture.callable) not in OWN_ARCHITECTURES:
         return False
     try:
         # Hash the file the package really holds, not the hash its rdf declares.
         packaged = weights.architecture.get_reader().read()
     except Exception:  # a missing or unreadable file is simply not ours
         return False
-    digest = _sha256(packaged)
-    return digest == _sha256(OWN_ARCHITECTURE_FILE.read_bytes()) or (
-        digest in EARLIER_ARCHITECTURE_HASHES
-        and str(weights.architecture.callable) in ("UNet2d", "UNet3d")
-    )
+    return is_own_architecture_source(packaged, str(weights.architecture.callable))
 
 
 def load_package(

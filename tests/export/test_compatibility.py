@@ -112,6 +112,27 @@ def test_test_model_fails_when_the_test_output_is_not_reproduced(tmp_path, no_le
     assert "onnx failed" in result.detail and "torchscript failed" in result.detail
 
 
+@pytest.mark.slow
+def test_test_model_imports_a_foreign_architecture_only_with_trust_code(tmp_path, no_legacy):
+    marker = tmp_path / "code-ran"
+    source = read_member(ENHANCER, "unet.py").decode()
+    foreign = source + f"\nfrom pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+    package = rewrite_package(tmp_path / "foreign.zip", files={"unet.py": foreign.encode()})
+
+    results = check_compatibility(package, ["core"], test_model=True, legacy_python=no_legacy)
+    result = next(r for r in results if r.name == "test_model")
+    assert result.status == "passed", result.detail
+    assert result.detail.startswith("onnx passed, torchscript passed")
+    assert "pytorch_state_dict not tested" in result.detail
+    assert not marker.exists()
+
+    trusted = check_compatibility(
+        package, ["core"], test_model=True, trust_code=True, legacy_python=no_legacy
+    )
+    assert next(r for r in trusted if r.name == "test_model").status == "passed"
+    assert marker.read_text() == "ran"
+
+
 # --- targets, inputs ------------------------------------------------------------------------------
 
 
