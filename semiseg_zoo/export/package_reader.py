@@ -19,26 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from semiseg_zoo.zoo import ZooError
+from semiseg_zoo.zoo.rdf import find_rdf_name, parse_rdf
 
-RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 _URL_PREFIXES = ("http://", "https://")
 
 
-def _is_rdf_name(name: str) -> bool:
-    return name in RDF_NAMES or name.endswith(".bioimageio.yaml")
-
-
 def _pick_rdf(names: list[str], where: Path) -> str:
-    for preferred in RDF_NAMES:
-        if preferred in names:
-            return preferred
-    candidates = sorted(n for n in names if _is_rdf_name(n))
-    if not candidates:
+    name = find_rdf_name(names)
+    if name is None:
         raise FileNotFoundError(
             f"{where} holds no rdf.yaml or bioimageio.yaml; pass a bioimage.io model package"
         )
-    return candidates[0]
+    return name
 
 
 def is_url(source: object) -> bool:
@@ -138,7 +131,7 @@ def open_package(path: str | Path) -> PackageFiles:
     elif zipfile.is_zipfile(path):
         root = path
         with zipfile.ZipFile(path) as archive:
-            rdf_name = _pick_rdf([n for n in archive.namelist() if "/" not in n], path)
+            rdf_name = _pick_rdf(archive.namelist(), path)
             text = archive.read(rdf_name)
     elif path.suffix in (".yaml", ".yml"):
         root, rdf_name = path.parent, path.name
@@ -149,11 +142,9 @@ def open_package(path: str | Path) -> PackageFiles:
             "model package"
         )
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{rdf_name} in {path} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{rdf_name} in {path} is not a YAML mapping (got {type(raw).__name__})")
+        raw = parse_rdf(text, source=f"{rdf_name} in {path}")
+    except ZooError as error:
+        raise ValueError(str(error)) from None
     return PackageFiles(source=path, root=root, rdf_name=rdf_name, raw=raw)
 
 

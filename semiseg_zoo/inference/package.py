@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from bioimageio.spec import (
     InvalidDescr,
     ValidationContext,
@@ -20,13 +19,13 @@ from bioimageio.spec import (
 from bioimageio.spec.model import v0_5
 
 from semiseg_zoo.export.provenance import is_own_architecture_source
+from semiseg_zoo.zoo.rdf import find_rdf_name
 
 if TYPE_CHECKING:
     from semiseg_zoo.zoo import ZooSettings
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = "teacher-nuclei-2d"
-RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 
 
 class PackageError(ValueError):
@@ -117,10 +116,12 @@ def _resolve(
             )
         path = _resolve_in_zoo(text, settings, progress)
     if path.is_dir():
-        for name in RDF_NAMES:
-            if (path / name).is_file():
-                return path / name, False
-        raise PackageError(f"{path}: folder has no rdf.yaml or bioimageio.yaml")
+        name = find_rdf_name(child.name for child in path.iterdir() if child.is_file())
+        if name is None:
+            raise PackageError(
+                f"{path}: folder has no rdf.yaml, bioimageio.yaml or *.bioimageio.yaml"
+            )
+        return path / name, False
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
@@ -135,8 +136,10 @@ def _resolve(
             check_archive(path)
         except UnsafePackageError as error:
             raise PackageError(str(error)) from None
-        if not any(n.rsplit("/", 1)[-1] in RDF_NAMES for n in names):
-            raise PackageError(f"{path}: the zip holds no rdf.yaml or bioimageio.yaml")
+        if find_rdf_name(names) is None:
+            raise PackageError(
+                f"{path}: the zip holds no rdf.yaml or bioimageio.yaml at its top level"
+            )
         return path, path.parent == BUILTIN_DIR
     if path.suffix not in (".yaml", ".yml"):
         raise PackageError(f"{path}: expected a package .zip, a folder or an rdf .yaml file")
@@ -172,37 +175,19 @@ def _check_member(archive: zipfile.ZipFile, member: str, path: Path) -> None:
 def read_raw_rdf(path: Path) -> tuple[dict[str, Any], str]:
     """The package's yaml as a plain dict, and the name of the yaml file.
 
-    ``path`` is a package zip or an rdf yaml file.
+    ``path`` is a package zip, folder or rdf yaml file.
 
     Raises
     ------
     PackageError
-        If the yaml is unreadable, not valid YAML or not a mapping (naming file and line).
+        If the yaml is unreadable, not valid YAML (with its line) or not a mapping.
     """
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] in RDF_NAMES]
-            name = min(names, key=len)
-            text = archive.read(name).decode("utf-8", errors="replace")
-        where = f"{path}:{name}"
-    else:
-        name, text, where = path.name, path.read_text(encoding="utf-8", errors="replace"), path
+    from semiseg_zoo.zoo import ZooError, read_rdf
+
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or error
-        raise PackageError(
-            f"{where}: could not read the package: invalid YAML{line} ({problem}); "
-            "fix the file or download the package again"
-        ) from None
-    if not isinstance(raw, dict):
-        raise PackageError(
-            f"{where}: could not read the package: expected a YAML mapping with the model "
-            f"description, got {type(raw).__name__}"
-        )
-    return raw, name
+        return read_rdf(path)
+    except ZooError as error:
+        raise PackageError(f"{path}: could not read the package: {error}") from None
 
 
 def _check_declared_files(raw: dict[str, Any], path: Path) -> None:

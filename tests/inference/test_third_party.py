@@ -189,3 +189,9 @@ def test_missing_weights_name_the_formats_present(diff_output_copy):
         PackageError, match=r"weights missing from the package: pytorch_state_dict \(weights\.pt\)"
     ):
         load_model(diff_output_copy / "bioimageio.yaml", trust_code=True, device="cpu")
+
+
+def test_a_folder_with_a_versioned_rdf_name_is_a_package():
+    package = load_package(ZOO_MODELS / "unet2d_fixed_shape")
+    assert package.source.name == "v0_4.bioimageio.yaml"
+    assert package.name == "Fixed-shape"
