@@ -9,6 +9,7 @@ from .package import (
     load_package,
     verify_package,
 )
+from .processing import fixed_preprocessing
 from .recipe import postprocessing_recipe
 from .reproduce import OutputComparison, reproduce_test_outputs
 from .runners import choose_weight_format, make_runner, resolve_device
@@ -30,6 +31,7 @@ __all__ = [
     "run_tensors",
     "verify_package",
     "choose_weight_format",
+    "fixed_preprocessing",
     "make_runner",
     "postprocessing_recipe",
     "predict_tiled",

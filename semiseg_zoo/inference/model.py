@@ -192,6 +192,7 @@ class Model:
         axes: str | None = None,
         tile: Tile = "auto",
         tta: bool = False,
+        preprocessing: Sequence[Any] | None = None,
     ) -> np.ndarray:
         """Probabilities (network output after the package's post-processing steps).
 
@@ -206,6 +207,10 @@ class Model:
             is larger) or ``None`` (one pass over the whole image).
         tta:
             Average over the 8 flips / 90° rotations of the yx plane.
+        preprocessing:
+            Steps (``id`` + ``kwargs``) that replace the package's input preprocessing, e.g.
+            with statistics fixed for a whole volume predicted block by block
+            (:func:`~semiseg_zoo.inference.fixed_preprocessing`).
 
         Returns
         -------
@@ -223,8 +228,9 @@ class Model:
             )
         prepared = self.prepare(image, axes)
         canonical = self._canonical_axes()
+        steps = self.package.description.inputs[0].preprocessing
         normalised = apply_steps(
-            prepared[None], self.package.description.inputs[0].preprocessing, canonical
+            prepared[None], steps if preprocessing is None else preprocessing, canonical
         )[0]
         tile_shape = self.default_tile if tile == "auto" else tile
         if tile_shape is not None and len(tile_shape) != len(self.spatial_axes):
@@ -237,8 +243,8 @@ class Model:
             return predict_tiled(self._run, array, self.rule, tile=tile_shape)
 
         output = predict_with_tta(predict_one, normalised) if tta else predict_one(normalised)
-        steps = self.package.description.outputs[0].postprocessing
-        return apply_steps(output[None], steps, canonical)[0].astype(np.float32, copy=False)
+        output_steps = self.package.description.outputs[0].postprocessing
+        return apply_steps(output[None], output_steps, canonical)[0].astype(np.float32, copy=False)
 
 
 def load_model(

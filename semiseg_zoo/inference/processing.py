@@ -7,6 +7,8 @@ normalised alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -26,9 +28,10 @@ def _letter(axis_id: str) -> str:
 
 
 def _along(values: Any, axis: str | None, axes: str) -> np.ndarray:
-    """A per-axis parameter list broadcast against a tensor with ``axes``."""
+    """A per-axis parameter list broadcast against a tensor with ``axes`` (an array that
+    already has the tensor's number of dimensions is used as it is)."""
     array = np.asarray(values, dtype=np.float32)
-    if axis is None or array.ndim == 0:
+    if axis is None or array.ndim == 0 or array.ndim == len(axes):
         return array
     shape = [1] * len(axes)
     shape[axes.index(_letter(axis))] = array.size
@@ -79,3 +82,65 @@ def apply_steps(tensor: np.ndarray, steps: Sequence[Any], axes: str) -> np.ndarr
     for step in steps:
         tensor = apply_step(tensor, step, axes)
     return tensor
+
+
+# Steps whose result depends on statistics of the tensor they are applied to.
+PER_SAMPLE_STEPS = ("scale_range", "zero_mean_unit_variance")
+
+
+@dataclass(frozen=True)
+class FixedStep:
+    """A processing step with its statistics fixed (``id`` + ``kwargs`` like a package step)."""
+
+    id: str
+    kwargs: Any
+
+
+def fixed_preprocessing(steps: Sequence[Any], sample: np.ndarray, axes: str) -> list[Any]:
+    """The package's steps with per-sample statistics computed once, on ``sample``.
+
+    A large volume is predicted block by block; normalising each block by its own statistics
+    would make blocks disagree. The statistics are computed on ``sample`` (the whole image, or a
+    strided subsample of a volume) and frozen: ``scale_range`` becomes a ``scale_linear`` and
+    ``zero_mean_unit_variance`` a ``fixed_zero_mean_unit_variance`` with the same values.
+
+    Parameters
+    ----------
+    steps:
+        The package's preprocessing steps.
+    sample:
+        A tensor with ``axes`` (e.g. ``bczyx``) on which the statistics are computed.
+    axes:
+        Its axis letters.
+
+    Returns
+    -------
+    list
+        Steps for :func:`apply_steps` (and ``Model.predict(preprocessing=...)``).
+    """
+    fixed: list[Any] = []
+    tensor = np.asarray(sample)
+    for step in steps:
+        if step.id in PER_SAMPLE_STEPS:
+            step = _freeze(step, tensor, axes)
+        fixed.append(step)
+        tensor = apply_step(tensor, step, axes)
+    return fixed
+
+
+def _freeze(step: Any, tensor: np.ndarray, axes: str) -> FixedStep:
+    kwargs, reduce = step.kwargs, _reduce_axes(step.kwargs, axes)
+    if step.id == "scale_range":
+        if kwargs.reference_tensor is not None:
+            raise PackageError("scale_range with a reference_tensor is not supported")
+        low, high = np.percentile(
+            tensor, [kwargs.min_percentile, kwargs.max_percentile], axis=reduce, keepdims=True
+        ).astype(np.float32)
+        gain = np.float32(1.0) / (high - low + np.float32(kwargs.eps))
+        return FixedStep("scale_linear", SimpleNamespace(gain=gain, offset=-low * gain, axis=None))
+    mean = tensor.mean(axis=reduce, keepdims=True)
+    std = tensor.std(axis=reduce, keepdims=True)
+    return FixedStep(
+        "fixed_zero_mean_unit_variance",
+        SimpleNamespace(mean=mean, std=std, eps=kwargs.eps, axis=None),
+    )
