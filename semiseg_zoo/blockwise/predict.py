@@ -71,14 +71,14 @@ def _with_halo(block: tuple[slice, ...], rule: ShapeRule, shape: Sequence[int]):
     return tuple(outer), inner
 
 
-def _sample(volume: Any, spatial_index: list[int], max_voxels: int) -> tuple[Any, int]:
-    """A strided view of ``volume`` with at most ``max_voxels`` spatial voxels, and the stride."""
+def _sample(volume: Any, spatial_index: list[int], max_voxels: int) -> np.ndarray:
+    """A strided sample of ``volume`` with at most ``max_voxels`` spatial voxels."""
     voxels = math.prod(volume.shape[i] for i in spatial_index)
     stride = max(1, math.ceil((voxels / max_voxels) ** (1 / len(spatial_index))))
     slices = [slice(None)] * volume.ndim
     for i in spatial_index:
         slices[i] = slice(None, None, stride)
-    return np.asarray(volume[tuple(slices)]), stride
+    return np.asarray(volume[tuple(slices)])
 
 
 def predict_blockwise(
@@ -148,7 +148,7 @@ def predict_blockwise(
     if len(block) != len(shape) or min(block) < 1:
         raise ValueError(f"`block_shape` {block} needs {len(shape)} positive values")
 
-    sample, _ = _sample(volume, spatial_index, sample_voxels)
+    sample = _sample(volume, spatial_index, sample_voxels)
     prepared = model.prepare(sample, axes)
     steps = model.package.description.inputs[0].preprocessing
     fixed = fixed_preprocessing(steps, prepared[None], "bc" + spatial_axes)

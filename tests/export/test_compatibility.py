@@ -17,11 +17,12 @@ from semiseg_zoo.export import TARGETS, CheckResult, check_compatibility, format
 from semiseg_zoo.export.compatibility import CHECKS, summary_line
 from semiseg_zoo.export.compatibility_files import foreign_imports
 from semiseg_zoo.export.package_reader import NetworkAccessRefused, network_disabled
+from semiseg_zoo.spec import data_root
 from tests.package_edits import ENHANCER, MODELS, REPO_ROOT, read_member, rewrite_package
 
 BUILTIN = sorted(MODELS.glob("*.zip"))
 LEGACY_PYTHON = REPO_ROOT / ".venv-spec059" / "bin" / "python"
-ZOO_MODELS = REPO_ROOT.parent / "shared" / "data" / "zoo_models"
+ZOO_MODELS = data_root() / "zoo_models"
 needs_legacy = pytest.mark.skipif(
     not LEGACY_PYTHON.is_file(), reason="no .venv-spec059 (make check-legacy-spec)"
 )
