@@ -99,16 +99,7 @@ class Image:
     path: Path
 
     def __post_init__(self) -> None:
-        if len(self.axes) != self.data.ndim:
-            raise ValueError(
-                f"axes {self.axes!r} do not match the {self.data.ndim}D data of shape "
-                f"{self.data.shape}; give one axis letter per dimension"
-            )
-        if self.voxel_size is not None and len(self.voxel_size) != len(self.spatial_axes):
-            raise ValueError(
-                f"voxel_size {self.voxel_size} does not match the spatial axes "
-                f"{self.spatial_axes!r}; give one value per spatial axis"
-            )
+        _check_axes(self.axes, self.data.shape, self.voxel_size)
 
     @property
     def spatial_axes(self) -> str:
@@ -122,11 +113,25 @@ class Image:
         )
 
 
+def _check_axes(axes: str, shape: tuple[int, ...], voxel_size: tuple[float, ...] | None) -> None:
+    if len(axes) != len(shape):
+        raise ValueError(
+            f"axes {axes!r} do not match the {len(shape)}D data of shape {shape}; "
+            "give one axis letter per dimension"
+        )
+    spatial_axes = "".join(a for a in axes if a in SPATIAL_AXES)
+    if voxel_size is not None and len(voxel_size) != len(spatial_axes):
+        raise ValueError(
+            f"voxel_size {voxel_size} does not match the spatial axes "
+            f"{spatial_axes!r}; give one value per spatial axis"
+        )
+
+
 @dataclass
 class _Raw:
     """What a format reader found, before squeezing and axis inference."""
 
-    data: np.ndarray
+    data: Any  # an np.ndarray; open_volume's lazy arrays have its shape, ndim and dtype
     axes: str | None = None  # letters from the file's own metadata, one per dimension
     spacing: Spacing = None  # micrometres per axis letter, or a (z, y, x)-ordered tuple
     rgb: bool = False  # the file says the last dimension holds colour samples
@@ -301,20 +306,7 @@ def read_image(
         image.axes, image.voxel_size  # ("zyx", (1.0, 0.25, 0.25))
         labels = read_image("train.h5:labels").data
     """
-    file, path_key = split_key(path)
-    key = _merge_keys(file, path_key, key)
-    if not file.exists():
-        raise FileNotFoundError(
-            f"Image file not found: {file} (absolute path: {file.absolute()}). "
-            "Check the path and the current working directory."
-        )
-    reader = _reader_for(file)
-    if key is not None and reader not in (_read_h5, _read_zarr):
-        raise ImageReadError(
-            file,
-            f"a key ({key!r}) was given but {file.suffix or 'this'} files hold a single image",
-            "Drop the key; keys only select datasets in .h5/.hdf5 files and arrays in zarr groups",
-        )
+    file, key, reader = _locate(path, key)
     if palette_indices and reader is _read_pil:
         return _finalize(file, _read_palette_indices(file))
     return _finalize(file, reader(file, key))
@@ -333,6 +325,27 @@ def _read_palette_indices(path: Path) -> _Raw:
 
 # ------------------------------------------------------------------- dispatch and checks
 
+_Reader = Callable[[Path, str | None], _Raw]
+
+
+def _locate(path: str | os.PathLike[str], key: str | None) -> tuple[Path, str | None, _Reader]:
+    """The file, the key and the reader for ``path``, checked before anything is read."""
+    file, path_key = split_key(path)
+    key = _merge_keys(file, path_key, key)
+    if not file.exists():
+        raise FileNotFoundError(
+            f"Image file not found: {file} (absolute path: {file.absolute()}). "
+            "Check the path and the current working directory."
+        )
+    reader = _reader_for(file)
+    if key is not None and reader not in (_read_h5, _read_zarr):
+        raise ImageReadError(
+            file,
+            f"a key ({key!r}) was given but {file.suffix or 'this'} files hold a single image",
+            "Drop the key; keys only select datasets in .h5/.hdf5 files and arrays in zarr groups",
+        )
+    return file, key, reader
+
 
 def _merge_keys(file: Path, path_key: str | None, key: str | None) -> str | None:
     if key is not None:
@@ -350,7 +363,7 @@ def _is_zarr_dir(path: Path) -> bool:
     return path.suffix.lower() == ".zarr" or any((path / m).exists() for m in _ZARR_MARKERS)
 
 
-def _reader_for(file: Path) -> Callable[[Path, str | None], _Raw]:
+def _reader_for(file: Path) -> _Reader:
     if file.is_dir():
         if _is_zarr_dir(file):
             return _read_zarr
@@ -360,7 +373,7 @@ def _reader_for(file: Path) -> Callable[[Path, str | None], _Raw]:
             "Pass an image file or a .zarr directory",
         )
     suffix = file.suffix.lower()
-    readers: dict[str, Callable[[Path, str | None], _Raw]] = {
+    readers: dict[str, _Reader] = {
         ".tif": _read_tif,
         ".tiff": _read_tif,
         ".png": _read_pil,
@@ -457,42 +470,59 @@ def _axes_from_names(names: Any, ndim: int) -> str | None:
 # ------------------------------------------------------------------------- finalizing
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """How a stored array becomes an image: the dimensions kept, their axes, the voxel size."""
+
+    keep: tuple[int, ...]  # the stored dimensions that are not singletons
+    axes: str
+    voxel_size: tuple[float, ...] | None
+
+
 def _finalize(path: Path, raw: _Raw) -> Image:
-    data = raw.data
-    if data.size == 0:
+    layout = _layout(path, raw)
+    squeezed = raw.data.reshape([raw.data.shape[i] for i in layout.keep])
+    return Image(squeezed, layout.axes, layout.voxel_size, path)
+
+
+def _layout(path: Path, raw: _Raw) -> _Layout:
+    """Check what a reader found and squeeze it, without touching the data itself."""
+    shape = tuple(int(size) for size in raw.data.shape)
+    dtype = np.dtype(raw.data.dtype)
+    if math.prod(shape) == 0:
         raise ImageReadError(
-            path, f"the image is empty (shape {data.shape})", "Check how the file was written"
+            path, f"the image is empty (shape {shape})", "Check how the file was written"
         )
-    if data.dtype.kind not in "biuf":
+    if dtype.kind not in "biuf":
         raise ImageReadError(
             path,
-            f"unsupported data type {data.dtype} (not boolean, integer or float)",
+            f"unsupported data type {dtype} (not boolean, integer or float)",
             "Store the image as integer or floating point numbers",
         )
-    axes = raw.axes if raw.axes is not None and len(raw.axes) == data.ndim else None
+    axes = raw.axes if raw.axes is not None and len(raw.axes) == len(shape) else None
     spacing = raw.spacing
     if axes is not None and isinstance(spacing, tuple):
         spacing = _spacing_by_letter(spacing, axes)
-    keep = [i for i, size in enumerate(data.shape) if size != 1]
-    squeezed = data.reshape([data.shape[i] for i in keep])
-    _check_ndim(path, squeezed, data.shape)
+    keep = tuple(i for i, size in enumerate(shape) if size != 1)
+    squeezed_shape = tuple(shape[i] for i in keep)
+    _check_ndim(path, squeezed_shape, shape)
     if axes is not None:
         axes = "".join(axes[i] for i in keep)
         if len(set(axes)) != len(axes):  # e.g. ImageJ "CYXS": channels and samples
             axes = None
     if axes is None:
-        axes = infer_axes(squeezed.shape, rgb=raw.rgb)
+        axes = infer_axes(squeezed_shape, rgb=raw.rgb)
     if isinstance(spacing, tuple):
         spacing = _spacing_by_letter(spacing, axes)
-    return Image(squeezed, axes, _voxel_size(spacing, axes), path)
+    return _Layout(keep, axes, _voxel_size(spacing, axes))
 
 
-def _check_ndim(path: Path, data: np.ndarray, shape: tuple[int, ...]) -> None:
-    if 2 <= data.ndim <= 4:
+def _check_ndim(path: Path, squeezed_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    if 2 <= len(squeezed_shape) <= 4:
         return
     raise ImageReadError(
         path,
-        f"the image has {data.ndim} dimension(s) larger than 1 (shape {shape})",
+        f"the image has {len(squeezed_shape)} dimension(s) larger than 1 (shape {shape})",
         "Expected 2 to 4 (yx, zyx, yxc, czyx or zyxc); select or crop the extra dimensions first",
     )
 
@@ -525,11 +555,18 @@ def _read_tif(path: Path, key: str | None) -> _Raw:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             data = series.asarray()
-            letters = [_TIFF_AXES.get(a) for a in series.axes.upper()]
-            axes = None if None in letters else "".join(str(a) for a in letters)
-            rgb = int(series.keyframe.photometric) == int(tifffile.PHOTOMETRIC.RGB)
-            spacing = _tif_spacing(tif, series.keyframe)
+            axes, spacing, rgb = _tif_metadata(tif, series)
     return _Raw(np.asarray(data), axes, spacing, rgb)
+
+
+def _tif_metadata(tif: Any, series: Any) -> tuple[str | None, Spacing, bool]:
+    """Axes, spacing and whether the samples are RGB, for ``series`` of ``tif``."""
+    import tifffile
+
+    letters = [_TIFF_AXES.get(a) for a in series.axes.upper()]
+    axes = None if None in letters else "".join(str(a) for a in letters)
+    rgb = int(series.keyframe.photometric) == int(tifffile.PHOTOMETRIC.RGB)
+    return axes, _tif_spacing(tif, series.keyframe), rgb
 
 
 def _tif_spacing(tif: Any, page: Any) -> Spacing:
@@ -630,9 +667,14 @@ def _read_h5(path: Path, key: str | None) -> _Raw:
         with h5py.File(path, "r") as h5:
             dataset = _h5_dataset(path, h5, key)
             data = np.asarray(dataset[()])
-            attrs = dict(dataset.attrs)
+            axes, spacing = _h5_metadata(dataset)
+    return _Raw(data, axes, spacing)
+
+
+def _h5_metadata(dataset: Any) -> tuple[str | None, Spacing]:
+    attrs = dict(dataset.attrs)
     spacing = _voxel_tuple(attrs.get("voxel_size", attrs.get("element_size_um")))
-    return _Raw(data, _axes_from_names(attrs.get("axes"), data.ndim), spacing)
+    return _axes_from_names(attrs.get("axes"), dataset.ndim), spacing
 
 
 def _h5_dataset(path: Path, h5: Any, key: str | None) -> Any:
@@ -674,16 +716,21 @@ def _read_zarr(path: Path, key: str | None) -> _Raw:
         node = zarr.open(store=str(path), mode="r")
         array, multiscale = _zarr_array(path, node, key)
         data = np.asarray(array[...])
-        attrs = array.attrs.asdict()
-        dimension_names = getattr(array.metadata, "dimension_names", None)
-    axes = _axes_from_names(attrs.get("axes"), data.ndim) or _axes_from_names(
-        dimension_names or attrs.get("_ARRAY_DIMENSIONS"), data.ndim
+        axes, spacing = _zarr_metadata(array, multiscale)
+    return _Raw(data, axes, spacing)
+
+
+def _zarr_metadata(array: Any, multiscale: _Multiscale | None) -> tuple[str | None, Spacing]:
+    attrs = array.attrs.asdict()
+    dimension_names = getattr(array.metadata, "dimension_names", None)
+    axes = _axes_from_names(attrs.get("axes"), array.ndim) or _axes_from_names(
+        dimension_names or attrs.get("_ARRAY_DIMENSIONS"), array.ndim
     )
     spacing: Spacing = _voxel_tuple(attrs.get("voxel_size"))
     if multiscale is not None:
         axes = multiscale[0] or axes
         spacing = multiscale[1] or spacing
-    return _Raw(data, axes, spacing)
+    return axes, spacing
 
 
 def _zarr_array(path: Path, node: Any, key: str | None) -> tuple[Any, _Multiscale | None]:
