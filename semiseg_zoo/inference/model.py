@@ -253,6 +253,7 @@ def load_model(
     weight_format: WeightFormat = "auto",
     device: Device = "auto",
     trust_code: bool = False,
+    threads: int | None = None,
 ) -> Model:
     """Load a package (default: the embedded nuclei model), verify it and build its runner.
 
@@ -267,6 +268,8 @@ def load_model(
         ``auto``, ``cpu`` or ``cuda``.
     trust_code:
         Allow ``pytorch_state_dict`` weights of foreign packages (runs their Python).
+    threads:
+        CPU threads of one inference (default: all cores).
 
     Raises
     ------
@@ -293,5 +296,7 @@ def load_model(
     tile = tuple(config.get("spec", {}).get("tile", DEFAULT_TILE.get(n_spatial, ())))
     if not package.builtin:
         verify_package(package)
-    runner = make_runner(package, weight_format=chosen, device=device, trust_code=trust_code)
+    runner = make_runner(
+        package, weight_format=chosen, device=device, trust_code=trust_code, threads=threads
+    )
     return Model(package, runner, input_axes, output_axes, rule, tile)

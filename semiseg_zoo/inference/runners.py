@@ -84,7 +84,7 @@ def resolve_device(device: Device, weight_format: str = "torchscript") -> str:
 class OnnxRunner:
     weight_format = "onnx"
 
-    def __init__(self, package: Package, device: str) -> None:
+    def __init__(self, package: Package, device: str, threads: int | None = None) -> None:
         import onnxruntime as ort
 
         providers = ["CPUExecutionProvider"]
@@ -93,7 +93,11 @@ class OnnxRunner:
         weights = package.description.weights.onnx
         assert weights is not None
         model = read_verified(package, weights, "onnx weights")
-        self.session = ort.InferenceSession(model, providers=providers)
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(model, options, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
 
@@ -109,9 +113,11 @@ class OnnxRunner:
 
 
 class _TorchRunner:
-    def __init__(self, module, device: str) -> None:
+    def __init__(self, module, device: str, threads: int | None = None) -> None:
         import torch
 
+        if threads is not None:
+            torch.set_num_threads(threads)  # process-wide: torch has no per-module setting
         self.torch = torch
         self.module = module.to(device).eval()
         self.device = device
@@ -133,19 +139,19 @@ class _TorchRunner:
 class TorchscriptRunner(_TorchRunner):
     weight_format = "torchscript"
 
-    def __init__(self, package: Package, device: str) -> None:
+    def __init__(self, package: Package, device: str, threads: int | None = None) -> None:
         import torch
 
         weights = package.description.weights.torchscript
         assert weights is not None
         buffer = io.BytesIO(read_verified(package, weights, "torchscript weights"))
-        super().__init__(torch.jit.load(buffer, map_location=device), device)
+        super().__init__(torch.jit.load(buffer, map_location=device), device, threads)
 
 
 class StateDictRunner(_TorchRunner):
     weight_format = "pytorch_state_dict"
 
-    def __init__(self, package: Package, device: str) -> None:
+    def __init__(self, package: Package, device: str, threads: int | None = None) -> None:
         import torch
         from bioimageio.core.digest_spec import import_callable
         from bioimageio.spec.model import v0_5
@@ -159,7 +165,7 @@ class StateDictRunner(_TorchRunner):
         buffer = io.BytesIO(read_verified(package, weights, "pytorch_state_dict weights"))
         state = torch.load(buffer, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
-        super().__init__(network, device)
+        super().__init__(network, device, threads)
 
 
 _RUNNERS = {
@@ -214,8 +220,12 @@ def make_runner(
     weight_format: WeightFormat = "auto",
     device: Device = "auto",
     trust_code: bool = False,
+    threads: int | None = None,
 ) -> Runner:
     """Pick (see :func:`choose_weight_format`) and build a runner for ``package``.
+
+    ``threads`` limits the CPU threads of one inference (default: the library's choice, all
+    cores); blockwise workers use 1 so that several run side by side without contention.
 
     Raises
     ------
@@ -223,4 +233,6 @@ def make_runner(
         If no usable weight format is present, or the weights are missing or damaged.
     """
     chosen = choose_weight_format(package, weight_format, trust_code=trust_code)
-    return _RUNNERS[chosen](package, resolve_device(device, chosen))
+    if threads is not None and threads < 1:
+        raise ValueError(f"`threads` must be a positive number or None, got {threads}")
+    return _RUNNERS[chosen](package, resolve_device(device, chosen), threads)
