@@ -1,5 +1,21 @@
-"""Large volumes: blockwise, out-of-core prediction into zarr."""
+"""Large volumes: blockwise, out-of-core prediction and instance segmentation into zarr,
+in this process or on a dask.distributed cluster."""
 
-from .predict import block_grid, predict_blockwise
+from .executor import BlockwiseOptions, default_workers, run_blocks
+from .grid import BlockGrid, block_grid
+from .predict import predict_blockwise
+from .segment import BLOCKWISE_METHODS, segment_blockwise
+from .sources import ModelSource, VolumeSource
 
-__all__ = ["block_grid", "predict_blockwise"]
+__all__ = [
+    "BLOCKWISE_METHODS",
+    "BlockwiseOptions",
+    "BlockGrid",
+    "ModelSource",
+    "VolumeSource",
+    "block_grid",
+    "default_workers",
+    "predict_blockwise",
+    "run_blocks",
+    "segment_blockwise",
+]

@@ -1,95 +1,163 @@
 """Out-of-core prediction: a volume (zarr, h5, memory-mapped tif, any array-like) is predicted
-block by block, each block read with the model's halo, and written into a chunked zarr array.
+block by block, each block read with the model's halo, into a chunked zarr array.
 
 Memory is bounded by a block and its halo, not by the volume. Normalisation statistics are
 computed once on a strided sample of the whole volume so that blocks agree. Finished blocks are
-recorded beside the output, so an interrupted run resumes where it stopped.
+recorded, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
-from semiseg_zoo.inference import Model, ShapeRule, fixed_preprocessing
+from semiseg_zoo.inference import Model, fixed_preprocessing, load_model
 
-DONE_FOLDER = ".blocks_done"
+from .executor import SYNCHRONOUS, DoneMarkers, check_scheduler, run_blocks
+from .grid import BlockGrid, Region, aligned_read, within
+from .output import finish, open_partial, partial_path, work_folder
+from .sources import ModelSource, VolumeSource, as_array, as_model, is_picklable_volume
+
 DEFAULT_SAMPLE_VOXELS = 1 << 24
 
 
-def block_grid(
-    shape: Sequence[int], block_shape: Sequence[int]
-) -> Iterator[tuple[tuple[int, ...], tuple[slice, ...]]]:
-    """Yield ``(block index, block slices)`` of a regular grid covering ``shape``.
+@dataclass(frozen=True)
+class PreparedInput:
+    """A volume ready for blockwise prediction by one model.
 
-    Examples
-    --------
-    >>> [index for index, _ in block_grid((5, 3), (4, 4))]
-    [(0, 0), (1, 0)]
+    Attributes
+    ----------
+    volume:
+        The array-like, or a :class:`VolumeSource` that workers open themselves.
+    axes:
+        Axis letters of the volume.
+    shape:
+        Its spatial shape, in the model's spatial axis order.
+    voxel_size:
+        Micrometres per spatial axis, if known.
+    preprocessing:
+        The model's preprocessing with statistics fixed on a sample of the whole volume.
     """
-    counts = [math.ceil(s / b) for s, b in zip(shape, block_shape, strict=True)]
-    for index in itertools.product(*(range(c) for c in counts)):
-        yield (
-            index,
-            tuple(
-                slice(i * b, min((i + 1) * b, s))
-                for i, b, s in zip(index, block_shape, shape, strict=True)
-            ),
+
+    volume: Any
+    axes: str
+    shape: tuple[int, ...]
+    voxel_size: tuple[float, ...] | None
+    preprocessing: tuple[Any, ...]
+
+
+def prepare_input(
+    model: Model,
+    volume: Any,
+    *,
+    axes: str | None = None,
+    key: str | None = None,
+    sample_voxels: int = DEFAULT_SAMPLE_VOXELS,
+) -> PreparedInput:
+    """Open ``volume`` (if a path), check its axes against the model and fix normalisation.
+
+    Raises
+    ------
+    ValueError
+        If the volume's axes do not fit the model, or the model zooms its output.
+    """
+    if model.rule.zoom:
+        raise ValueError(
+            f"{model.package.name}: blockwise prediction needs an output of the input's size; "
+            "this model zooms it"
         )
-
-
-def _with_halo(block: tuple[slice, ...], rule: ShapeRule, shape: Sequence[int]):
-    """The region read for a block, and the block within it.
-
-    The block grows by the halo; its start moves down to the size grid (a multiple of the
-    rule's step) and it grows further if it is shorter than the minimum. Then the network pads
-    a region that ends at the volume's border exactly as it pads the whole volume, so blocks
-    reproduce the whole-volume prediction there too.
-    """
-    outer = []
-    for b, halo, low, step, size in zip(
-        block, rule.halo, rule.minimum, rule.step, shape, strict=True
+    voxel_size = None
+    if isinstance(volume, (str, os.PathLike)):
+        volume = VolumeSource(str(volume), key)
+    if isinstance(volume, VolumeSource):
+        opened = volume.open()
+        axes, voxel_size = axes or opened.axes, opened.voxel_size
+    array = as_array(volume)
+    spatial_axes = model.spatial_axes
+    if axes is None:
+        axes = spatial_axes if array.ndim == len(spatial_axes) else "c" + spatial_axes
+    if (
+        len(axes) != array.ndim
+        or sorted(a for a in axes if a != "c") != sorted(spatial_axes)
+        or axes.count("c") > 1
     ):
-        grid = max(step, 1)
-        start = max(b.start - halo, 0) // grid * grid
-        stop = min(b.stop + halo, size)
-        if stop - start < low:
-            stop = min(start + low, size)
-            start = max(stop - low, 0) // grid * grid
-        outer.append(slice(start, stop))
-    inner = tuple(
-        slice(b.start - o.start, b.stop - o.start) for b, o in zip(block, outer, strict=True)
+        raise ValueError(
+            f"the volume has shape {tuple(array.shape)} and axes {axes!r}, but model "
+            f"{model.package.name!r} takes axes {spatial_axes!r} (plus an optional channel); "
+            "pass the right axes (--axes) or a model for this dimensionality"
+        )
+    shape = tuple(int(array.shape[axes.index(a)]) for a in spatial_axes)
+    sample = _sample(array, axes, spatial_axes, sample_voxels)
+    prepared = model.prepare(sample, axes)
+    steps = model.package.description.inputs[0].preprocessing
+    fixed = fixed_preprocessing(steps, prepared[None], "bc" + spatial_axes)
+    if voxel_size is not None:
+        spatial_in_volume = [a for a in axes if a != "c"]
+        voxel_size = tuple(voxel_size[spatial_in_volume.index(a)] for a in spatial_axes)
+    return PreparedInput(volume, axes, shape, voxel_size, tuple(fixed))
+
+
+def _sample(array: Any, axes: str, spatial_axes: str, max_voxels: int) -> np.ndarray:
+    """A strided sample of ``array`` with at most about ``max_voxels`` spatial voxels."""
+    voxels = math.prod(array.shape[axes.index(a)] for a in spatial_axes)
+    stride = max(1, math.ceil((voxels / max_voxels) ** (1 / len(spatial_axes))))
+    slices = tuple(slice(None) if a == "c" else slice(None, None, stride) for a in axes)
+    return np.asarray(array[slices])
+
+
+def predict_region(model: Model, prepared: PreparedInput, region: Region) -> np.ndarray:
+    """The model's output ``(C_out, *region)`` for a spatial region, read with its halo.
+
+    The read region starts on the model's size grid and keeps the fixed normalisation, so the
+    result equals the same region of a whole-volume prediction.
+    """
+    rule = model.rule
+    outer = aligned_read(region, rule.halo, rule.minimum, rule.step, prepared.shape)
+    spatial_axes = model.spatial_axes
+    read = tuple(slice(None) if a == "c" else outer[spatial_axes.index(a)] for a in prepared.axes)
+    data = np.asarray(as_array(prepared.volume)[read])
+    result = model.predict(
+        data, axes=prepared.axes, tile=None, preprocessing=list(prepared.preprocessing)
     )
-    return tuple(outer), inner
+    return result[(slice(None), *within(region, outer))]
 
 
-def _sample(volume: Any, spatial_index: list[int], max_voxels: int) -> np.ndarray:
-    """A strided sample of ``volume`` with at most ``max_voxels`` spatial voxels."""
-    voxels = math.prod(volume.shape[i] for i in spatial_index)
-    stride = max(1, math.ceil((voxels / max_voxels) ** (1 / len(spatial_index))))
-    slices = [slice(None)] * volume.ndim
-    for i in spatial_index:
-        slices[i] = slice(None, None, stride)
-    return np.asarray(volume[tuple(slices)])
+@dataclass(frozen=True)
+class _PredictBlock:
+    """One block of :func:`predict_blockwise` (picklable for dask workers)."""
+
+    model: Model | ModelSource
+    prepared: PreparedInput
+    grid: BlockGrid
+    output: str
+    done: DoneMarkers
+
+    def __call__(self, block_id: int) -> None:
+        region = self.grid.region(block_id)
+        result = predict_region(as_model(self.model), self.prepared, region)
+        zarr.open_array(self.output, mode="r+")[(slice(None), *region)] = result
+        self.done.mark(block_id)  # only after the block's chunks are written
 
 
 def predict_blockwise(
-    model: Model,
+    model: Model | str | os.PathLike[str],
     volume: Any,
     output: str | os.PathLike[str],
     *,
     axes: str | None = None,
+    key: str | None = None,
     block_shape: Sequence[int] | None = None,
     overwrite: bool = False,
     sample_voxels: int = DEFAULT_SAMPLE_VOXELS,
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: bool = False,
 ) -> zarr.Array:
     """Predict ``volume`` block by block into the zarr array ``output``.
@@ -97,22 +165,30 @@ def predict_blockwise(
     Parameters
     ----------
     model:
-        A loaded model (:func:`~semiseg_zoo.inference.load_model`) whose output has the input's
-        spatial size.
+        A loaded model (:func:`~semiseg_zoo.inference.load_model`) whose output has the
+        input's spatial size, or what ``load_model`` accepts.
     volume:
-        Array-like with ``shape``, ``ndim`` and numpy slicing (zarr array, h5py dataset,
-        ``numpy.memmap``, array), axes as :meth:`Model.prepare` accepts them.
+        A path (zarr, OME-Zarr, h5, tif, npy; see :func:`semiseg_zoo.io.open_volume`) or an
+        array-like with numpy slicing (zarr array, h5py dataset, ``numpy.memmap``, array).
     output:
-        A ``.zarr`` directory: float32 ``(C_out, *spatial)`` chunked by ``block_shape``.
+        A ``.zarr`` directory: float32 ``(C_out, *spatial)`` chunked by ``block_shape``. It is
+        written as ``<output>.partial`` and renamed when complete.
     axes:
-        Axis letters of ``volume`` when the guess would be wrong.
+        Axis letters of ``volume`` when the file's metadata or the guess would be wrong.
+    key:
+        Dataset inside an h5/zarr container.
     block_shape:
         Spatial block shape (default: the model's tile).
     overwrite:
-        Replace an existing output; without it an existing output of the same run is resumed
-        (its finished blocks are kept) and any other existing path is an error.
+        Replace an existing ``output``.
     sample_voxels:
         At most this many voxels (a strided sample) give the normalisation statistics.
+    scheduler:
+        ``"synchronous"`` (this process), ``"local"`` (a dask cluster on this machine) or
+        ``"tcp://HOST:PORT"`` (a running dask scheduler). Default: ``"local"`` for a volume on
+        disk or a zarr array, ``"synchronous"`` for an in-memory array.
+    workers:
+        Worker processes of a local cluster (default: one per core).
     progress:
         Show a progress bar.
 
@@ -124,81 +200,69 @@ def predict_blockwise(
     Raises
     ------
     ValueError
-        If the model's output is zoomed or ``block_shape`` does not fit the volume.
+        If the model's output is zoomed, the axes or ``block_shape`` do not fit the volume, or
+        a distributed scheduler is asked for an in-memory array.
     FileExistsError
-        If ``output`` exists, is not a resumable run of the same prediction, and ``overwrite``
-        is False.
+        If ``output`` exists and ``overwrite`` is False.
     """
-    if model.rule.zoom:
-        raise ValueError(
-            f"{model.package.name}: blockwise prediction needs an output of the input's size; "
-            "this model zooms it"
-        )
-    spatial_axes = model.spatial_axes
-    if axes is None:
-        axes = spatial_axes if volume.ndim == len(spatial_axes) else "c" + spatial_axes
-    if len(axes) != volume.ndim or sorted(a for a in axes if a != "c") != sorted(spatial_axes):
-        raise ValueError(
-            f"volume has shape {volume.shape} and axes {axes!r}, but model "
-            f"{model.package.name!r} takes axes {spatial_axes!r} (plus an optional channel)"
-        )
-    spatial_index = [axes.index(a) for a in spatial_axes]
-    shape = tuple(volume.shape[i] for i in spatial_index)
-    block = tuple(block_shape or model.default_tile)
-    if len(block) != len(shape) or min(block) < 1:
-        raise ValueError(f"`block_shape` {block} needs {len(shape)} positive values")
-
-    sample = _sample(volume, spatial_index, sample_voxels)
-    prepared = model.prepare(sample, axes)
-    steps = model.package.description.inputs[0].preprocessing
-    fixed = fixed_preprocessing(steps, prepared[None], "bc" + spatial_axes)
-
-    path = Path(output)
-    n_out = len(model.output_channel_names)
-    run = {"model": model.package.name, "shape": list(shape), "block_shape": list(block)}
-    target = _open_output(path, (n_out, *shape), (n_out, *block), run, overwrite)
-    done = path / DONE_FOLDER
-    done.mkdir(exist_ok=True)
-
-    from tqdm import tqdm
-
-    blocks = list(block_grid(shape, block))
-    for index, inner_block in tqdm(blocks, disable=not progress, unit="block"):
-        marker = done / "_".join(map(str, index))
-        if marker.exists():
-            continue
-        outer, inner = _with_halo(inner_block, model.rule, shape)
-        read = [slice(None)] * volume.ndim
-        for axis, region in zip(spatial_index, outer, strict=True):
-            read[axis] = region
-        data = np.asarray(volume[tuple(read)])
-        result = model.predict(data, axes=axes, tile=None, preprocessing=fixed)
-        target[(slice(None), *inner_block)] = result[(slice(None), *inner)]
-        marker.touch()  # only after the block's chunks are written
-    return target
-
-
-def _open_output(
-    path: Path,
-    shape: tuple[int, ...],
-    chunks: tuple[int, ...],
-    run: dict[str, Any],
-    overwrite: bool,
-) -> zarr.Array:
-    if path.exists() and not overwrite:
-        try:
-            existing = zarr.open_array(path, mode="r+")
-            same = existing.attrs.get("semiseg_run") == run and existing.shape == shape
-        except Exception:  # not a zarr array: not ours to resume
-            same = False
-        if not same:
-            raise FileExistsError(
-                f"{path} exists and is not an unfinished run of this prediction; pass "
-                "overwrite=True (--overwrite) to replace it"
-            )
-        return existing
-    array = zarr.create_array(
-        path, shape=shape, chunks=chunks, dtype="float32", overwrite=True, fill_value=0.0
+    loaded = model if isinstance(model, Model) else load_model(model)
+    prepared = prepare_input(loaded, volume, axes=axes, key=key, sample_voxels=sample_voxels)
+    scheduler = choose_scheduler(scheduler, prepared.volume)
+    grid = BlockGrid(prepared.shape, tuple(block_shape or loaded.default_tile))
+    target = Path(output)
+    n_out = len(loaded.output_channel_names)
+    run = {
+        "step": "predict",
+        "model": loaded.package.name,
+        "shape": list(grid.shape),
+        "block_shape": list(grid.block_shape),
+    }
+    open_partial(
+        target,
+        shape=(n_out, *grid.shape),
+        chunks=(n_out, *grid.block_shape),
+        dtype="float32",
+        axes="c" + loaded.spatial_axes,
+        voxel_size=prepared.voxel_size,
+        run=run,
+        overwrite=overwrite,
     )
-    array.attrs["semiseg_run"] = json.loads(json.dumps(run))
-    return array
+    done = DoneMarkers(work_folder(target) / "predicted")
+    task = _PredictBlock(
+        loaded if scheduler == SYNCHRONOUS else ModelSource.of(loaded),
+        prepared,
+        grid,
+        str(partial_path(target)),
+        done,
+    )
+    pending = done.pending(range(len(grid)))
+    run_blocks(
+        task,
+        pending,
+        scheduler=scheduler,
+        workers=workers,
+        progress=progress,
+        description="predict",
+    )
+    return finish(target)
+
+
+def choose_scheduler(scheduler: str | None, volume: Any) -> str:
+    """The scheduler to use for ``volume``: ``scheduler`` checked, or the default.
+
+    Raises
+    ------
+    ValueError
+        If a distributed scheduler is asked for a volume its workers cannot read.
+    """
+    picklable = is_picklable_volume(volume)
+    if scheduler is None:
+        return "local" if picklable else SYNCHRONOUS
+    scheduler = check_scheduler(scheduler)
+    if scheduler != SYNCHRONOUS and not picklable:
+        raise ValueError(
+            f"scheduler {scheduler!r} runs blocks in worker processes, which cannot read an "
+            "in-memory array: pass a path (zarr, h5, tif) or a zarr array, or use "
+            "scheduler='synchronous'"
+        )
+    return scheduler

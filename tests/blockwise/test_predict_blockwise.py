@@ -28,7 +28,9 @@ def test_blockwise_equals_whole_image_prediction(tiny_model, image, tmp_path, bl
     expected = tiny_model.predict(image, tile=None)
     source = zarr.create_array(tmp_path / "in.zarr", shape=image.shape, chunks=(64, 64), dtype="f4")
     source[:] = image
-    result = predict_blockwise(tiny_model, source, tmp_path / "out.zarr", block_shape=block_shape)
+    result = predict_blockwise(
+        tiny_model, source, tmp_path / "out.zarr", block_shape=block_shape, scheduler="synchronous"
+    )
     assert result.shape == expected.shape
     assert result.chunks == (3, *block_shape)
     np.testing.assert_allclose(result[:], expected, atol=2e-5)
