@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["export_model", "load_model", "load_package", "predict", "run_tensors", "segment"]
+__all__ = [
+    "BlockwiseOptions",
+    "export_model",
+    "load_model",
+    "load_package",
+    "predict",
+    "run_tensors",
+    "segment",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from semiseg_zoo.blockwise import BlockwiseOptions, predict_blockwise, segment_blockwise
 from semiseg_zoo.export import export_package
 from semiseg_zoo.inference import (
     Model,
@@ -23,10 +24,19 @@ from semiseg_zoo.io import read_image
 from semiseg_zoo.postprocess import apply_postprocessing
 
 ImageLike = np.ndarray | str | os.PathLike[str]
+OutputPath = str | os.PathLike[str]
 ModelLike = Model | Package | str | os.PathLike[str] | None
 
 export_model = export_package
-__all__ = ["export_model", "load_model", "load_package", "predict", "run_tensors", "segment"]
+__all__ = [
+    "BlockwiseOptions",
+    "export_model",
+    "load_model",
+    "load_package",
+    "predict",
+    "run_tensors",
+    "segment",
+]
 
 
 def _as_model(
@@ -55,8 +65,14 @@ def predict(
     device: Device = "auto",
     weight_format: WeightFormat = "auto",
     trust_code: bool = False,
-) -> np.ndarray:
+    output: OutputPath | None = None,
+    blockwise: BlockwiseOptions | None = None,
+) -> Any:
     """Run a model package on one image and return its probabilities.
+
+    With ``output`` (a ``.zarr`` path) the image is predicted block by block, out of core,
+    into that zarr array instead (see :func:`semiseg_zoo.blockwise.predict_blockwise`): for
+    volumes that do not fit in memory, read lazily from zarr, OME-Zarr, h5 or tif.
 
     Parameters
     ----------
@@ -75,11 +91,16 @@ def predict(
         Average over the 8 flips / 90° rotations.
     device, weight_format, trust_code:
         See :func:`semiseg_zoo.inference.load_model`.
+    output:
+        Write the prediction blockwise into this ``.zarr`` (``tile`` and ``tta`` do not apply).
+    blockwise:
+        Block shape, scheduler (``"local"``, ``"synchronous"``, ``"tcp://HOST:PORT"``),
+        workers, overwrite and progress of the blockwise run.
 
     Returns
     -------
-    np.ndarray
-        float32 ``(C_out, [Z,] Y, X)``.
+    np.ndarray or zarr.Array
+        float32 ``(C_out, [Z,] Y, X)``: in memory, or the written zarr array with ``output``.
 
     Examples
     --------
@@ -88,8 +109,22 @@ def predict(
     >>> predict(image, device="cpu").shape
     (3, 128, 128)
     """
-    array, axes = _as_array(image, axes, key)
     loaded = _as_model(model, device, weight_format, trust_code)
+    if output is not None:
+        options = blockwise or BlockwiseOptions()
+        return predict_blockwise(
+            loaded,
+            image,
+            output,
+            axes=axes,
+            key=key,
+            block_shape=options.block_shape,
+            overwrite=options.overwrite,
+            scheduler=options.scheduler,
+            workers=options.workers,
+            progress=options.progress,
+        )
+    array, axes = _as_array(image, axes, key)
     return loaded.predict(array, axes=axes, tile=tile, tta=tta)
 
 
@@ -105,15 +140,20 @@ def segment(
     weight_format: WeightFormat = "auto",
     trust_code: bool = False,
     postprocessing: dict[str, Any] | None = None,
-) -> np.ndarray:
+    output: OutputPath | None = None,
+    blockwise: BlockwiseOptions | None = None,
+) -> Any:
     """Instance labels for one image: :func:`predict` + the package's post-processing.
 
-    ``postprocessing`` overrides the package's recipe (``{"method": ..., **params}``).
+    ``postprocessing`` overrides the package's recipe (``{"method": ..., **params}``). With
+    ``output`` (a ``.zarr`` path) the image is predicted and segmented block by block and
+    stitched with global ids (see :func:`semiseg_zoo.blockwise.segment_blockwise`);
+    ``blockwise`` sets block shape, halo, scheduler and workers.
 
     Returns
     -------
-    np.ndarray
-        uint32 labels ``([Z,] Y, X)``, 0 = background.
+    np.ndarray or zarr.Array
+        uint32 labels ``([Z,] Y, X)``, 0 = background: in memory, or the written zarr array.
 
     Raises
     ------
@@ -121,6 +161,22 @@ def segment(
         If the package does not say how to make instances and no ``postprocessing`` is given.
     """
     loaded = _as_model(model, device, weight_format, trust_code)
+    if output is not None:
+        options = blockwise or BlockwiseOptions()
+        return segment_blockwise(
+            loaded,
+            output,
+            volume=image,
+            recipe=postprocessing,
+            axes=axes,
+            key=key,
+            block_shape=options.block_shape,
+            halo=options.halo,
+            overwrite=options.overwrite,
+            scheduler=options.scheduler,
+            workers=options.workers,
+            progress=options.progress,
+        )
     probabilities = predict(image, loaded, axes=axes, key=key, tile=tile, tta=tta)
     recipe, reason = (
         (postprocessing, "argument")

@@ -196,3 +196,23 @@ def test_package_without_recipe_cannot_segment(tiny_package_path, nuclei, tmp_pa
         segment(image, model)
     labels = segment(image, model, postprocessing=tiny_recipe)
     assert instance_scores(labels, truth)["ap"] >= 0.85
+
+
+def test_predict_and_segment_write_large_images_blockwise_into_zarr(tmp_path):
+    import zarr
+
+    from semiseg_zoo.evaluation import adapted_rand_error
+
+    raw, _ = synthetic_nuclei((300, 420), seed=4)
+    path = tmp_path / "raw.zarr"
+    zarr.create_array(path, data=raw.astype(np.float32), chunks=(100, 100))
+    options = semiseg_zoo.BlockwiseOptions(block_shape=(128, 128), scheduler="synchronous")
+    model = "teacher-nuclei-2d"
+    probabilities = semiseg_zoo.predict(path, model, output=tmp_path / "p.zarr", blockwise=options)
+    assert probabilities.shape == (3, 300, 420) and probabilities.chunks == (3, 128, 128)
+    in_memory = semiseg_zoo.predict(raw, model, tile=None)
+    np.testing.assert_allclose(probabilities[:], in_memory, atol=2e-5)
+    labels = semiseg_zoo.segment(path, model, output=tmp_path / "s.zarr", blockwise=options)
+    expected = semiseg_zoo.segment(raw, model, tile=None)
+    assert labels.dtype == np.uint32 and int(labels.attrs["n_objects"]) == expected.max()
+    assert adapted_rand_error(labels[:], expected) == 0.0

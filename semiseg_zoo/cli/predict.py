@@ -57,6 +57,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--no-tiling", action="store_true", help="predict each image in one pass")
     group.add_argument("--tta", action="store_true", help="average over 8 flips/90° rotations")
+    group = parser.add_argument_group(
+        "Large volumes",
+        "Inputs larger than --blockwise-above (zarr, OME-Zarr, h5, tif) are read block by block "
+        "and written as zarr, with memory bounded by the block, on a dask cluster.",
+    )
+    mode = group.add_mutually_exclusive_group()
+    mode.add_argument("--blockwise", action="store_true", help="always process block by block")
+    mode.add_argument(
+        "--in-memory", action="store_true", help="never process block by block (needs the RAM)"
+    )
+    group.add_argument(
+        "--blockwise-above",
+        type=float,
+        default=1.0,
+        metavar="GB",
+        help="inputs larger than this are processed block by block",
+    )
+    group.add_argument(
+        "--block-shape", type=int, nargs="+", metavar="N", help="spatial block shape"
+    )
+    group.add_argument(
+        "--halo",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="context segmented around each block (default: from the recipe, at least 16)",
+    )
+    group.add_argument(
+        "--scheduler",
+        default="local",
+        help="'local' (a dask cluster on this machine), 'synchronous' (this process) or the "
+        "address of a running dask scheduler (tcp://HOST:PORT)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of the local cluster (default: one per core)",
+    )
     group = parser.add_argument_group("Output")
     group.add_argument("-o", "--output", type=Path, help="output folder")
     group.add_argument("--format", default="tif", choices=["tif", "zarr"], help="output format")
@@ -128,11 +166,15 @@ def _segment_one(path: Path, args: argparse.Namespace, model: Any, report: Batch
     from semiseg_zoo.io import read_image
     from semiseg_zoo.postprocess import apply_postprocessing
 
-    out_labels = args.output / _output_name(path, "instances", args.format)
-    out_probabilities = args.output / _output_name(path, "probabilities", args.format)
+    large = _is_large(path, args)
+    fmt = "zarr" if large else args.format
+    out_labels = args.output / _output_name(path, "instances", fmt)
+    out_probabilities = args.output / _output_name(path, "probabilities", fmt)
     if out_labels.exists() and not args.overwrite:
         report.skipped.append(str(path))
         return f"{path}: skipped, {out_labels} exists (use --overwrite to replace it)"
+    if large:
+        return _segment_blockwise(path, args, model, report, out_labels, out_probabilities)
     image = read_image(path, key=args.key)
     tile = None if args.no_tiling else (tuple(args.tile) if args.tile else "auto")
     probabilities = model.predict(image.data, axes=image.axes, tile=tile, tta=args.tta)
@@ -165,6 +207,62 @@ def _segment_one(path: Path, args: argparse.Namespace, model: Any, report: Batch
     return f"{path}: {count} objects -> {out_labels}"
 
 
+def _is_large(path: Path, args: argparse.Namespace) -> bool:
+    """Whether ``path`` goes the blockwise way (only its header is read to decide)."""
+    if args.blockwise or args.in_memory:
+        return args.blockwise
+    from semiseg_zoo.io import open_volume
+
+    with open_volume(path, key=args.key) as volume:
+        return volume.nbytes > args.blockwise_above * 1e9
+
+
+def _segment_blockwise(
+    path: Path,
+    args: argparse.Namespace,
+    model: Any,
+    report: BatchReport,
+    out_labels: Path,
+    out_probabilities: Path,
+) -> str:
+    """Predict and segment a large volume block by block into zarr (see semiseg_zoo.blockwise)."""
+    from semiseg_zoo.blockwise import predict_blockwise, segment_blockwise
+    from semiseg_zoo.inference import postprocessing_recipe
+
+    if args.tta:
+        raise ValueError("--tta is not available for blockwise prediction; drop it")
+    recipe, reason = postprocessing_recipe(model.package, model.output_channel_names)
+    options = {
+        "block_shape": args.block_shape,
+        "overwrite": args.overwrite,
+        "scheduler": args.scheduler,
+        "workers": args.workers,
+        "progress": True,
+    }
+    if args.save_probabilities or recipe is None:
+        predict_blockwise(model, str(path), out_probabilities, key=args.key, **options)
+    report.images += 1
+    if recipe is None:
+        return f"{path}: not segmented ({reason}); probabilities -> {out_probabilities}"
+    if args.save_probabilities:  # segment the stored probabilities: no second prediction
+        labels = segment_blockwise(
+            str(out_probabilities), out_labels, recipe=recipe, halo=args.halo, **options
+        )
+    else:
+        labels = segment_blockwise(
+            model,
+            out_labels,
+            volume=str(path),
+            key=args.key,
+            recipe=recipe,
+            halo=args.halo,
+            **options,
+        )
+    count = int(labels.attrs["n_objects"])
+    report.objects += count
+    return f"{path}: {count} objects (blockwise) -> {out_labels}"
+
+
 def _list_models() -> int:
     from semiseg_zoo.inference import DEFAULT_MODEL, list_builtin_models, load_package
 
@@ -184,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.inputs or args.output is None:
             print("semiseg-predict: error: give input images and -o/--output", file=sys.stderr)
             return 2
+        from semiseg_zoo.blockwise.executor import check_scheduler
+
+        check_scheduler(args.scheduler)
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be a positive number, got {args.workers}")
         if args.output.exists() and not args.output.is_dir():
             raise FileExistsError(f"--output {args.output} exists and is not a folder")
         paths = expand_inputs(args.inputs)
