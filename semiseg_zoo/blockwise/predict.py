@@ -8,6 +8,7 @@ recorded, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from .output import finish, open_partial, partial_path, work_folder
 from .sources import ModelSource, VolumeSource, as_array, as_model, is_picklable_volume
 
 DEFAULT_SAMPLE_VOXELS = 1 << 24
+# Shape of the regions read for the normalisation statistics of a large volume.
+SAMPLE_REGION = (32, 256, 256)
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,33 @@ def prepare_input(
 
 
 def _sample(array: Any, axes: str, spatial_axes: str, max_voxels: int) -> np.ndarray:
-    """A strided sample of ``array`` with at most about ``max_voxels`` spatial voxels."""
-    voxels = math.prod(array.shape[axes.index(a)] for a in spatial_axes)
-    stride = max(1, math.ceil((voxels / max_voxels) ** (1 / len(spatial_axes))))
-    slices = tuple(slice(None) if a == "c" else slice(None, None, stride) for a in axes)
-    return np.asarray(array[slices])
+    """The whole volume if it has at most ``max_voxels`` spatial voxels, else regions spread
+    evenly over it, stacked along its first spatial axis.
+
+    Whole regions are read rather than every n-th voxel: a strided read of a chunked volume
+    would decompress all of it.
+    """
+    order = [axes.index(a) for a in spatial_axes]
+    shape = [int(array.shape[i]) for i in order]
+    if math.prod(shape) <= max_voxels:
+        return np.asarray(array[...])
+    region = [min(s, r) for s, r in zip(shape, SAMPLE_REGION[-len(shape) :], strict=True)]
+    count = max(2, max_voxels // math.prod(region))
+    grid = [s - r + 1 for s, r in zip(shape, region, strict=True)]  # possible region starts
+    per_axis = math.ceil(count ** (1 / len(shape)))
+    starts = [
+        ((np.arange(min(per_axis, g)) + 0.5) * g / min(per_axis, g)).astype(int) for g in grid
+    ]
+    corners = list(itertools.product(*starts))
+    if len(corners) > count:
+        corners = [corners[i] for i in np.linspace(0, len(corners) - 1, count).round().astype(int)]
+    pieces = []
+    for corner in corners:
+        index: list[slice] = [slice(None)] * array.ndim
+        for axis, start, size in zip(order, corner, region, strict=True):
+            index[axis] = slice(int(start), int(start) + size)
+        pieces.append(np.asarray(array[tuple(index)]))
+    return np.concatenate(pieces, axis=order[0])
 
 
 def predict_region(model: Model, prepared: PreparedInput, region: Region) -> np.ndarray:
@@ -182,7 +207,8 @@ def predict_blockwise(
     overwrite:
         Replace an existing ``output``.
     sample_voxels:
-        At most this many voxels (a strided sample) give the normalisation statistics.
+        Volumes up to this many voxels give their normalisation statistics whole; larger
+        ones through regions spread evenly over them (about this many voxels).
     scheduler:
         ``"synchronous"`` (this process), ``"local"`` (a dask cluster on this machine) or
         ``"tcp://HOST:PORT"`` (a running dask scheduler). Default: ``"local"`` for a volume on

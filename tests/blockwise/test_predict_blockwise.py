@@ -90,3 +90,26 @@ def test_wrong_axes_are_a_value_error(tiny_model, tmp_path):
         predict_blockwise(
             tiny_model, np.zeros((4, 64, 64), np.float32), tmp_path / "o.zarr", axes="zyx"
         )
+
+
+def test_a_large_volume_is_sampled_in_regions_not_read_whole():
+    from semiseg_zoo.blockwise.predict import SAMPLE_REGION, _sample
+
+    class CountingVolume:
+        def __init__(self, data: np.ndarray) -> None:
+            self.data, self.shape, self.ndim, self.read = data, data.shape, data.ndim, 0
+
+        def __getitem__(self, index):
+            part = self.data[index]
+            self.read += part.size
+            return part
+
+    rng = np.random.default_rng(0)
+    volume = CountingVolume(rng.gamma(2.0, 10.0, (96, 700, 650)).astype(np.float32))
+    budget = 3 * int(np.prod(SAMPLE_REGION))
+    sample = _sample(volume, "zyx", "zyx", budget)
+    assert volume.read == sample.size <= budget < volume.data.size / 5
+    low, high = np.percentile(volume.data, [1, 99.8])
+    np.testing.assert_allclose(np.percentile(sample, [1, 99.8]), [low, high], rtol=0.05)
+    small = CountingVolume(volume.data[:8, :50, :60])
+    assert _sample(small, "zyx", "zyx", budget).shape == (8, 50, 60)
