@@ -2,7 +2,7 @@
 in this process or on a dask.distributed cluster."""
 
 from .executor import BlockwiseOptions, default_workers, run_blocks
-from .grid import BlockGrid, block_grid
+from .grid import BlockGrid
 from .predict import predict_blockwise
 from .segment import BLOCKWISE_METHODS, segment_blockwise
 from .sources import ModelSource, VolumeSource
@@ -13,7 +13,6 @@ __all__ = [
     "BlockGrid",
     "ModelSource",
     "VolumeSource",
-    "block_grid",
     "default_workers",
     "predict_blockwise",
     "run_blocks",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Region = tuple[slice, ...]
@@ -72,27 +71,6 @@ def _unravel(index: int, counts: Sequence[int]) -> list[int]:
         index, p = divmod(index, count)
         position.append(p)
     return position[::-1]
-
-
-def block_grid(
-    shape: Sequence[int], block_shape: Sequence[int]
-) -> Iterator[tuple[tuple[int, ...], Region]]:
-    """Yield ``(grid position, block slices)`` of a regular grid covering ``shape``.
-
-    Examples
-    --------
-    >>> [position for position, _ in block_grid((5, 3), (4, 4))]
-    [(0, 0), (1, 0)]
-    """
-    counts = [math.ceil(s / b) for s, b in zip(shape, block_shape, strict=True)]
-    for position in itertools.product(*(range(c) for c in counts)):
-        yield (
-            position,
-            tuple(
-                slice(i * b, min((i + 1) * b, s))
-                for i, b, s in zip(position, block_shape, shape, strict=True)
-            ),
-        )
 
 
 def grow(region: Region, margin: Sequence[int], shape: Sequence[int]) -> Region:

@@ -31,7 +31,7 @@ import numpy as np
 import zarr
 
 from semiseg_zoo.inference import Model, load_model, postprocessing_recipe
-from semiseg_zoo.postprocess import apply_postprocessing
+from semiseg_zoo.postprocess import apply_postprocessing, method_defaults
 
 from .executor import SYNCHRONOUS, DoneMarkers, run_blocks
 from .grid import BlockGrid, Region, grow, within
@@ -76,9 +76,8 @@ def split_recipe(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], int, bool]:
             f"{sorted(BLOCKWISE_METHODS)}); segment a smaller volume in memory instead"
         )
     local = {**recipe, **BLOCKWISE_METHODS[method]}
-    min_size = int(recipe.get("min_size", 0))
-    background = recipe.get("background", "largest" if method == "embedding_mws" else "none")
-    return local, min_size, background == "largest"
+    settings = {**method_defaults(method), **recipe}
+    return local, int(settings.get("min_size", 0)), settings.get("background") == "largest"
 
 
 def default_halo(recipe: Mapping[str, Any], block_shape: Sequence[int]) -> tuple[int, ...]:

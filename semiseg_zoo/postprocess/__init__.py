@@ -10,7 +10,12 @@ from .embedding_clustering import hdbscan_from_embeddings, mean_shift_from_embed
 from .embedding_mws import mutex_watershed_from_embeddings
 from .embeddings import merge_close_clusters
 from .labels import remove_small_objects
-from .registry import apply_postprocessing, available_methods, register_postprocessing
+from .registry import (
+    apply_postprocessing,
+    available_methods,
+    method_defaults,
+    register_postprocessing,
+)
 from .threshold import connected_components_from_foreground
 from .watershed import watershed_from_probabilities
 
@@ -19,6 +24,7 @@ __all__ = [
     "agglomerated_watershed_from_affinities",
     "apply_postprocessing",
     "available_methods",
+    "method_defaults",
     "connected_components_from_foreground",
     "distance_watershed_from_boundaries",
     "hdbscan_from_embeddings",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +27,22 @@ def register_postprocessing(name: str) -> Callable[[Postprocessing], Postprocess
 def available_methods() -> list[str]:
     """Names of the registered post-processing methods."""
     return sorted(_METHODS)
+
+
+def method_defaults(name: str) -> dict[str, Any]:
+    """The default values of a registered method's keyword parameters.
+
+    Raises
+    ------
+    ValueError
+        If no method of that name is registered.
+    """
+    if name not in _METHODS:
+        raise ValueError(
+            f"unknown post-processing method {name!r}; expected one of {available_methods()}"
+        )
+    parameters = inspect.signature(_METHODS[name]).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def apply_postprocessing(array: np.ndarray, recipe: Mapping[str, Any]) -> np.ndarray:

@@ -158,3 +158,12 @@ def test_methods_that_cluster_the_whole_volume_are_refused(tmp_path):
 def test_a_halo_of_zero_is_refused(affinities, tmp_path):
     with pytest.raises(ValueError, match="at least 1"):
         segment_blockwise(affinities[0], tmp_path / "s.zarr", recipe=MWS, halo=(0, 8, 8))
+
+
+def test_global_rules_default_to_the_methods_own_defaults():
+    from semiseg_zoo.blockwise.segment import split_recipe
+
+    local, min_size, largest = split_recipe({"method": "embedding_mws", "min_size": 7})
+    assert (min_size, largest) == (7, True)  # embedding_mws drops the largest object by default
+    assert local["min_size"] == 0 and local["background"] == "none"
+    assert split_recipe({"method": "mutex_watershed"})[1:] == (0, False)

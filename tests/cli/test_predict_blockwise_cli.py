@@ -45,6 +45,11 @@ def in_memory_labels(raw, tmp_path_factory) -> np.ndarray:
     return read_image(folder / "out" / "raw_instances.tif").data
 
 
+def _predict(source: Path, out: Path, *options: str) -> int:
+    """semiseg-predict on one input with the teacher model, in this process."""
+    return main([str(source), "-o", str(out), "--model", MODEL, *options])
+
+
 def _same_partition(result: np.ndarray, expected: np.ndarray) -> None:
     assert result.shape == expected.shape
     assert len(np.unique(result)) == len(np.unique(expected))
@@ -53,20 +58,15 @@ def _same_partition(result: np.ndarray, expected: np.ndarray) -> None:
 
 def test_a_zarr_volume_is_segmented_blockwise_into_zarr(raw, in_memory_labels, tmp_path, capsys):
     zarr.create_array(tmp_path / "raw.zarr", data=raw, chunks=(128, 128))
-    code = main(
-        [
-            str(tmp_path / "raw.zarr"),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            MODEL,
-            "--blockwise",
-            "--block-shape",
-            "128",
-            "160",
-            "--scheduler",
-            "synchronous",
-        ]
+    code = _predict(
+        tmp_path / "raw.zarr",
+        tmp_path / "out",
+        "--blockwise",
+        "--block-shape",
+        "128",
+        "160",
+        "--scheduler",
+        "synchronous",
     )
     assert code == 0
     labels = zarr.open_array(tmp_path / "out" / "raw_instances.zarr", mode="r")
@@ -80,20 +80,15 @@ def test_an_h5_dataset_with_probabilities_saved(raw, in_memory_labels, tmp_path)
     with h5py.File(tmp_path / "stack.h5", "w") as file:
         file.create_dataset("volumes/raw", data=raw, chunks=(64, 64))
         file.create_dataset("volumes/other", data=raw[:10])
-    code = main(
-        [
-            str(tmp_path / "stack.h5"),
-            "--key",
-            "volumes/raw",
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            MODEL,
-            "--blockwise",
-            "--save-probabilities",
-            "--scheduler",
-            "synchronous",
-        ]
+    code = _predict(
+        tmp_path / "stack.h5",
+        tmp_path / "out",
+        "--key",
+        "volumes/raw",
+        "--blockwise",
+        "--save-probabilities",
+        "--scheduler",
+        "synchronous",
     )
     assert code == 0
     probabilities = read_image(tmp_path / "out" / "stack_probabilities.zarr")
@@ -104,52 +99,32 @@ def test_an_h5_dataset_with_probabilities_saved(raw, in_memory_labels, tmp_path)
 
 def test_a_tif_above_the_size_limit_goes_blockwise_on_its_own(raw, tmp_path, capsys):
     tifffile.imwrite(tmp_path / "big.tif", raw)
-    code = main(
-        [
-            str(tmp_path / "big.tif"),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            MODEL,
-            "--blockwise-above",
-            "0.0001",
-            "--scheduler",
-            "synchronous",
-        ]
+    code = _predict(
+        tmp_path / "big.tif",
+        tmp_path / "out",
+        "--blockwise-above",
+        "0.0001",
+        "--scheduler",
+        "synchronous",
     )
     assert code == 0
     assert (tmp_path / "out" / "big_instances.zarr").is_dir()
     assert not (tmp_path / "out" / "big_instances.tif").exists()
-    code = main(
-        [
-            str(tmp_path / "big.tif"),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            MODEL,
-            "--blockwise-above",
-            "0.0001",
-            "--scheduler",
-            "synchronous",
-        ]
+    code = _predict(
+        tmp_path / "big.tif",
+        tmp_path / "out",
+        "--blockwise-above",
+        "0.0001",
+        "--scheduler",
+        "synchronous",
     )
     assert code == 0 and "skipped" in capsys.readouterr().out
 
 
 def test_tta_is_refused_blockwise_and_nothing_is_written(raw, tmp_path, capsys):
     tifffile.imwrite(tmp_path / "big.tif", raw)
-    code = main(
-        [
-            str(tmp_path / "big.tif"),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            MODEL,
-            "--blockwise",
-            "--tta",
-            "--scheduler",
-            "synchronous",
-        ]
+    code = _predict(
+        tmp_path / "big.tif", tmp_path / "out", "--blockwise", "--tta", "--scheduler", "synchronous"
     )
     assert code == 1
     assert "--tta is not available for blockwise" in capsys.readouterr().err
