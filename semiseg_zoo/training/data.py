@@ -11,6 +11,7 @@ import torch
 
 from .augment import random_dihedral, random_intensity, strong_intensity
 from .normalize import scale_range
+from .step_batches import PatchSampler
 from .targets import three_class_targets
 
 
@@ -82,7 +83,7 @@ def random_window(
     return image[(slice(None), *window)], None if target is None else target[window]
 
 
-class RandomPatchDataset(torch.utils.data.IterableDataset):
+class RandomPatchDataset(PatchSampler):
     """Endless stream of augmented random patches with 3-class targets.
 
     Images smaller than the patch are reflect-padded; the padding is labelled background.
@@ -164,15 +165,13 @@ class RandomPatchDataset(torch.utils.data.IterableDataset):
                 image = random_intensity(image, rng)
         return image, target
 
-    def __iter__(self):
-        worker = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, 0 if worker is None else worker.id])
-        while True:
-            image, target = self._patch(rng)
-            yield torch.from_numpy(image.copy()), torch.from_numpy(target.astype(np.int64))
+    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One augmented ``(image (C, Y, X), target (Y, X))`` patch drawn with ``rng``."""
+        image, target = self._patch(rng)
+        return torch.from_numpy(image.copy()), torch.from_numpy(target.astype(np.int64))
 
 
-class UnlabeledPatchDataset(torch.utils.data.IterableDataset):
+class UnlabeledPatchDataset(PatchSampler):
     """Endless stream of random, un-augmented patches ``(C, Y, X)`` of unlabeled images.
 
     Images smaller than the patch are reflect-padded.
@@ -189,10 +188,10 @@ class UnlabeledPatchDataset(torch.utils.data.IterableDataset):
         areas = np.array([image[0].size for image in images], dtype=float)
         self.probabilities = areas / areas.sum()
 
-    def __iter__(self):
-        worker = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, 1, 0 if worker is None else worker.id])
-        while True:
-            image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
-            patch, _ = random_window(image, None, self.patch_shape, rng)
-            yield torch.from_numpy(np.ascontiguousarray(patch))
+    stream = 1
+
+    def sample(self, rng: np.random.Generator) -> torch.Tensor:
+        """One random patch ``(C, Y, X)`` drawn with ``rng``."""
+        image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
+        patch, _ = random_window(image, None, self.patch_shape, rng)
+        return torch.from_numpy(np.ascontiguousarray(patch))

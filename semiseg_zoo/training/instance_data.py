@@ -18,6 +18,7 @@ from semiseg_zoo.io import read_image
 from .augment import random_dihedral
 from .data import random_window
 from .normalize import scale_range_per_channel
+from .step_batches import PatchSampler
 
 UNLABELED = -1
 
@@ -155,7 +156,7 @@ def training_labels(
     return result
 
 
-class InstancePatchDataset(torch.utils.data.IterableDataset):
+class InstancePatchDataset(PatchSampler):
     """Endless random patches ``(image, labels)`` with random flips/90° rotations in YX.
 
     ``labels`` follow the training convention (``-1`` unlabeled); padding of images smaller than
@@ -178,14 +179,14 @@ class InstancePatchDataset(torch.utils.data.IterableDataset):
         areas = np.array([label.size for label in labels], dtype=float)
         self.probabilities = areas / areas.sum()
 
-    def __iter__(self):
-        worker = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, 2, 0 if worker is None else worker.id])
-        while True:
-            index = int(rng.choice(len(self.images), p=self.probabilities))
-            # Shift by one so that padding (0) becomes -1 = unlabeled, then shift back.
-            image, shifted = random_window(
-                self.images[index], self.labels[index] + 1, self.patch_shape, rng
-            )
-            image, shifted = random_dihedral(image, shifted, rng)
-            yield torch.from_numpy(image), torch.from_numpy(shifted - 1)
+    stream = 2
+
+    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One ``(image, labels)`` patch drawn with ``rng``."""
+        index = int(rng.choice(len(self.images), p=self.probabilities))
+        # Shift by one so that padding (0) becomes -1 = unlabeled, then shift back.
+        image, shifted = random_window(
+            self.images[index], self.labels[index] + 1, self.patch_shape, rng
+        )
+        image, shifted = random_dihedral(image, shifted, rng)
+        return torch.from_numpy(image), torch.from_numpy(shifted - 1)

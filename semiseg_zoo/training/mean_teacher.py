@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .augment import strong_intensity
+from .checkpoint import RunControl
+from .compute import ComputeSettings
+from .loop import Batches, TrainingLoop, TrainingResult, ZippedBatches, as_batches
 from .losses import masked_cross_entropy, weighted_cross_entropy
 from .pseudo_labels import DIHEDRAL_TRANSFORMS, ClassThresholds, dihedral, pseudo_labels
-from .supervised import TrainingResult
 
 
 @torch.no_grad()
@@ -49,8 +51,8 @@ def student_view(
 
 def train_actis(
     student: nn.Module,
-    labeled_batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-    unlabeled_batches: Iterator[torch.Tensor],
+    labeled_batches: Batches | Iterator[tuple[torch.Tensor, torch.Tensor]],
+    unlabeled_batches: Batches | Iterator[torch.Tensor],
     *,
     steps: int,
     learning_rate: float,
@@ -66,7 +68,10 @@ def train_actis(
     teacher: nn.Module | None = None,
     keep: str = "student",
     device: str = "cpu",
+    compute: ComputeSettings | None = None,
     seed: int = 0,
+    control: RunControl | None = None,
+    stage: str = "actis",
     log: Callable[[str], None] = print,
 ) -> tuple[TrainingResult, nn.Module, ClassThresholds]:
     """Train ``student`` (initialised from the supervised baseline) against its mean teacher.
@@ -79,13 +84,16 @@ def train_actis(
     the student by :func:`ema_update`. The student is validated every ``validate_every`` steps
     (with ``keep="best"`` the teacher too); the best weights seen (step 0 is the baseline) are
     returned with the final teacher and thresholds. ``history`` entries name the ``source``.
+
+    The student's augmentations of step ``k`` are drawn from a generator seeded by
+    ``(seed, k)``, so a run resumed from a checkpoint (``control``) continues exactly.
     """
     if keep not in ("student", "best"):
         raise ValueError(f"`keep` must be 'student' or 'best', not {keep!r}")
-    rng = np.random.default_rng(seed)
-    student.to(device).train()
+    compute = compute or ComputeSettings(device)
+    compute.prepare(student).train()
     teacher = copy.deepcopy(student) if teacher is None else teacher
-    teacher.to(device).eval()
+    compute.prepare(teacher).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     n_classes = _n_classes(student)
@@ -98,67 +106,65 @@ def train_actis(
         weight_decay=weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    initial = validate(student)
-    result = TrainingResult(
-        {k: v.detach().cpu().clone() for k, v in student.state_dict().items()}, initial, 0
-    )
-    result.best_source = "baseline"
-    log(f"step 0/{steps}  val score {initial:.4f} (baseline)")
-    sums = {"loss": 0.0, "supervised": 0.0, "semi": 0.0, "reliable": 0.0}
-    count, start = 0, time.perf_counter()
-    for step in range(1, steps + 1):
-        labeled_images, labeled_targets = next(labeled_batches)
-        unlabeled = next(unlabeled_batches).to(device)
-        _, labels, mask = pseudo_labels(teacher, unlabeled, thresholds)
+    scaler = compute.grad_scaler()
+
+    def train_step(step: int, batch: Any) -> dict[str, float]:
+        (labeled_images, labeled_targets), unlabeled = batch
+        unlabeled = compute.inputs(unlabeled)
+        rng = np.random.default_rng([seed, 3, step])
+        with compute.autocast():
+            _, labels, mask = pseudo_labels(teacher, unlabeled, thresholds)
         views, view_labels, view_masks = student_view(unlabeled, labels, mask, rng)
         n_labeled = labeled_images.shape[0]
-        logits = student.forward_logits(torch.cat([labeled_images.to(device), views]))
+        with compute.autocast():
+            logits = student.forward_logits(
+                torch.cat([compute.inputs(labeled_images), compute.inputs(views)])
+            )
+        logits = logits.float()
         supervised = weighted_cross_entropy(
-            logits[:n_labeled], labeled_targets.to(device), class_weights
+            logits[:n_labeled], labeled_targets.to(compute.device), class_weights
         )
         semi = masked_cross_entropy(logits[n_labeled:], view_labels, view_masks, class_weights)
         loss = supervised + semi
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         if step % teacher_update_every == 0:
             ema_update(teacher, student, teacher_ema)
-        for key, value in (
-            ("loss", loss.item()),
-            ("supervised", supervised.item()),
-            ("semi", semi.item()),
-            ("reliable", view_masks.float().mean().item()),
-        ):
-            sums[key] += value
-        count += 1
-        if step % validate_every == 0 or step == steps:
-            score = validate(student)
-            entry = {"step": step, **{k: v / count for k, v in sums.items()}, "score": score}
-            candidates = [("student", student, score)]
-            if keep == "best":
-                entry["teacher_score"] = validate(teacher)
-                candidates.append(("teacher", teacher, entry["teacher_score"]))
-            entry["thresholds"] = [round(v, 4) for v in thresholds.values]
-            entry["seconds"] = time.perf_counter() - start
-            result.history.append(entry)
-            sums = dict.fromkeys(sums, 0.0)
-            count = 0
-            for source, net, value in candidates:
-                if value > result.best_score:
-                    result.best_score, result.best_step = value, step
-                    result.best_source = source
-                    result.best_state = {
-                        k: v.detach().cpu().clone() for k, v in net.state_dict().items()
-                    }
-            teacher_text = f" teacher {entry['teacher_score']:.4f}" if keep == "best" else ""
-            log(
-                f"step {step}/{steps}  loss {entry['loss']:.4f} (sup {entry['supervised']:.4f}, "
-                f"semi {entry['semi']:.4f}, reliable {entry['reliable']:.2f})  thresholds "
-                f"{entry['thresholds']}  val score {score:.4f}{teacher_text}  best "
-                f"{result.best_score:.4f} @ {result.best_step} ({result.best_source})  "
-                f"{entry['seconds']:.0f}s"
-            )
+        return {
+            "loss": loss.item(),
+            "supervised": supervised.item(),
+            "semi": semi.item(),
+            "reliable": view_masks.float().mean().item(),
+            **{f"threshold_{c}": value for c, value in enumerate(thresholds.values)},
+        }
+
+    candidates = {"student": student}
+    if keep == "best":
+        candidates["teacher"] = teacher
+    loop = TrainingLoop(
+        stage=stage,
+        steps=steps,
+        validate_every=validate_every,
+        state={
+            "student": student,
+            "teacher": teacher,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "scaler": scaler,
+            "thresholds": thresholds,
+        },
+        candidates=candidates,
+        validate=validate,
+        control=control,
+        initial_source="baseline",
+        log=log,
+        describe=compute.describe(),
+    )
+    batches = ZippedBatches(as_batches(labeled_batches), as_batches(unlabeled_batches))
+    result = loop.run(batches, train_step)
     return result, teacher, thresholds
 
 

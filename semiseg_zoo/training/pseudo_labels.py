@@ -37,7 +37,7 @@ def tta_prediction(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """
     total = torch.zeros((), device=images.device)
     for k, flip in DIHEDRAL_TRANSFORMS:
-        total = total + inverse_dihedral(net(dihedral(images, k, flip)), k, flip)
+        total = total + inverse_dihedral(net(dihedral(images, k, flip)).float(), k, flip)
     return total / len(DIHEDRAL_TRANSFORMS)
 
 
@@ -68,6 +68,18 @@ class ClassThresholds:
         self.quantile = quantile
         self.ema = ema
         self.values = [math.nan] * n_classes
+
+    def state_dict(self) -> dict[str, list[float]]:
+        """The current thresholds (for checkpoints)."""
+        return {"values": list(self.values)}
+
+    def load_state_dict(self, state: dict[str, list[float]]) -> None:
+        """Restore thresholds saved by :meth:`state_dict`."""
+        if len(state["values"]) != len(self.values):
+            raise ValueError(
+                f"saved thresholds are for {len(state['values'])} classes, not {len(self.values)}"
+            )
+        self.values = [float(v) for v in state["values"]]
 
     def update(self, scores: torch.Tensor, labels: torch.Tensor) -> list[float]:
         """Update with teacher ``scores (B, C, ...)`` and their hard ``labels (B, ...)``."""

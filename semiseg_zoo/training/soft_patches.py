@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .augment import random_dihedral, random_intensity
 from .data import random_window
+from .step_batches import PatchSampler
 
 
-class SoftPatchDataset(torch.utils.data.IterableDataset):
+class SoftPatchDataset(PatchSampler):
     """Endless stream of augmented random patches of ``images`` with their soft ``targets``.
 
     Each patch is a random window (images are drawn in proportion to their area; smaller images
@@ -76,12 +77,12 @@ class SoftPatchDataset(torch.utils.data.IterableDataset):
             image = random_intensity(image, rng)
         return np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(target)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        worker = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, 2, 0 if worker is None else worker.id])
-        while True:
-            image, target = self.patch(rng)
-            yield torch.from_numpy(image), torch.from_numpy(target)
+    stream = 2
+
+    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One ``(image, target)`` pair of tensors drawn with ``rng``."""
+        image, target = self.patch(rng)
+        return torch.from_numpy(image), torch.from_numpy(target)
 
 
 def _check(

@@ -15,6 +15,7 @@ from semiseg_zoo.io import read_image
 from .affinity_targets import UNANNOTATED
 from .augment import random_dihedral
 from .normalize import scale_range_per_channel
+from .step_batches import PatchSampler
 
 
 @dataclass
@@ -125,7 +126,7 @@ def load_volume_split(
     return VolumeSplit(train_images, train_ids, val_images, val_ids)
 
 
-class SparseInstancePatchDataset(torch.utils.data.IterableDataset):
+class SparseInstancePatchDataset(PatchSampler):
     """Endless random patches ``(image, labels)`` of sparsely annotated images, with random
     flips / 90° rotations in YX.
 
@@ -166,18 +167,18 @@ class SparseInstancePatchDataset(torch.utils.data.IterableDataset):
             for s, p in zip(shape, self.patch_shape, strict=True)
         ]
 
-    def __iter__(self):
-        worker = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, 7, 0 if worker is None else worker.id])
-        while True:
-            index = int(rng.choice(len(self.images), p=self.probabilities))
-            image, label = self.images[index], self.labels[index]
-            start = self._start(index, label.shape, rng)
-            window = tuple(slice(s, s + p) for s, p in zip(start, self.patch_shape, strict=True))
-            image, label = image[(slice(None), *window)], label[window]
-            pads = [p - s for p, s in zip(self.patch_shape, label.shape, strict=True)]
-            if any(pads):
-                image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
-                label = np.pad(label, [(0, p) for p in pads], constant_values=UNANNOTATED)
-            image, label = random_dihedral(image, label, rng)
-            yield torch.from_numpy(image), torch.from_numpy(label)
+    stream = 7
+
+    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One ``(image, labels)`` patch drawn with ``rng``."""
+        index = int(rng.choice(len(self.images), p=self.probabilities))
+        image, label = self.images[index], self.labels[index]
+        start = self._start(index, label.shape, rng)
+        window = tuple(slice(s, s + p) for s, p in zip(start, self.patch_shape, strict=True))
+        image, label = image[(slice(None), *window)], label[window]
+        pads = [p - s for p, s in zip(self.patch_shape, label.shape, strict=True)]
+        if any(pads):
+            image = np.pad(image, [(0, 0)] + [(0, p) for p in pads], mode="reflect")
+            label = np.pad(label, [(0, p) for p in pads], constant_values=UNANNOTATED)
+        image, label = random_dihedral(image, label, rng)
+        return torch.from_numpy(image), torch.from_numpy(label)
