@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from predict_speed import _git_commit, _maxrss_mb, machine_info, write_json_atomic  # noqa: E402
+# Run as a script: its folder is on sys.path, so the shared helpers import directly.
+from predict_speed import _git_commit, _maxrss_mb, machine_info, write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "blockwise_scale.json"

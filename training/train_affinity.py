@@ -21,13 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semiseg_zoo.cli.training_options import add_output_arguments
 from semiseg_zoo.spec import AffinitySpec, AffinityTrainingSpec, data_root, load_spec
 from semiseg_zoo.training import resolve_device
-from semiseg_zoo.training.crac import CracWeights, train_crac
-from semiseg_zoo.training.volume_data import SparseInstancePatchDataset
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from affinity_steps import (  # noqa: E402
+from semiseg_zoo.training.affinity_steps import (
     best_row,
     cpsn_net,
     explicit_net,
@@ -40,8 +37,10 @@ from affinity_steps import (  # noqa: E402
     score,
     sparse_labels,
 )
-from recipe_scores import score_recipes  # noqa: E402
-from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
+from semiseg_zoo.training.crac import CracWeights, train_crac
+from semiseg_zoo.training.recipe_scores import score_recipes
+from semiseg_zoo.training.run_files import refuse_to_overwrite
+from semiseg_zoo.training.volume_data import SparseInstancePatchDataset
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,13 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semiseg_zoo.cli.training_options import add_output_arguments
 from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
 from semiseg_zoo.training import resolve_device
 from semiseg_zoo.training.embedding import train_embedding
-from semiseg_zoo.training.instance_data import InstancePatchDataset
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedding_steps import (  # noqa: E402
+from semiseg_zoo.training.embedding_steps import (
     best_recipe,
     build_net,
     embed,
@@ -36,8 +34,9 @@ from embedding_steps import (  # noqa: E402
     sparse_training_labels,
     spoco_weights,
 )
-from recipe_scores import score_recipes  # noqa: E402
-from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
+from semiseg_zoo.training.instance_data import InstancePatchDataset
+from semiseg_zoo.training.recipe_scores import score_recipes
+from semiseg_zoo.training.run_files import refuse_to_overwrite
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ import numpy as np
 import tifffile
 import torch
 
+from semiseg_zoo.cli.training_options import add_output_arguments
 from semiseg_zoo.features import FeatureSet, compute_features
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.shallow import simulate_scribbles
@@ -43,11 +44,9 @@ from semiseg_zoo.training.enhancer import (
     train_enhancer,
 )
 from semiseg_zoo.training.enhancer_data import load_source_images
+from semiseg_zoo.training.enhancer_steps import synthetic_task_image, tune_threshold
 from semiseg_zoo.training.forest_maps import forest_maps
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enhancer_steps import synthetic_task_image, tune_threshold  # noqa: E402
-from pseudo_label_steps import (  # noqa: E402
+from semiseg_zoo.training.pseudo_label_steps import (
     enhancer_pseudo_labels,
     enhancer_spec_of,
     fit_pseudo_label_net,
@@ -55,7 +54,7 @@ from pseudo_label_steps import (  # noqa: E402
     pseudo_label_training,
     sample_raw_input,
 )
-from run_files import add_output_arguments, refuse_to_overwrite  # noqa: E402
+from semiseg_zoo.training.run_files import refuse_to_overwrite
 
 
 def build_parser() -> argparse.ArgumentParser:

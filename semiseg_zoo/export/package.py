@@ -81,6 +81,7 @@ def export_package(
     output_path: str | os.PathLike[str],
     postprocessing: Mapping[str, Any] | None = None,
     validation: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     test_formats: tuple[WeightFormat, ...] = WEIGHT_FORMATS,
 ) -> Path:
@@ -107,6 +108,9 @@ def export_package(
         The tuned post-processing recipe (default: ``spec.postprocessing``).
     validation:
         Validation metrics to record in ``config.semiseg`` and the README.
+    training:
+        The record of the training run (steps, wall time, device, precision, seconds per step,
+        validation curve) for ``config.semiseg.training``.
     overwrite:
         Replace an existing ``output_path``.
     test_formats:
@@ -178,6 +182,8 @@ def export_package(
             "training_data": " ".join(spec.training.data_description.split()),
             "spec": spec.model_dump(mode="json"),
         }
+        if training:
+            semiseg_config["training"] = dict(training)
         if spec.kind == "enhancer":
             # What a user must reproduce to make this enhancer's input (ilastik or semiseg-enhance).
             semiseg_config["features"] = spec.features.model_dump(mode="json")

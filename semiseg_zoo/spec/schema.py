@@ -267,12 +267,19 @@ class TrainingSpec(_Strict):
     (``inconsistency``); the semi-supervised modes need their parameter block. With
     ``labeled_images`` only that many training images (a subset drawn with ``seed``) keep their
     labels; the others, and the images in ``unlabeled`` if given, are used without labels.
+    ``tune_images`` are drawn before the labeled subset and never trained on.
     """
 
     mode: Literal["supervised", "actis", "inconsistency"] = "supervised"
     train: str
     unlabeled: str | None = None
     labeled_images: int | None = Field(None, ge=1)
+    tune_images: int | None = Field(
+        None,
+        ge=1,
+        description="training images held out (a seeded draw) to select checkpoints and tune "
+        "the post-processing, so that `val` only measures; None: both happen on `val`",
+    )
     val: str
     data_description: str
     patch_shape: list[int]

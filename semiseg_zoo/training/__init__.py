@@ -1,6 +1,20 @@
 """Reusable training code (datasets, augmentation, losses, loops); used by ``training/`` scripts."""
 
 from .augment import random_dihedral, random_intensity, strong_intensity
+from .checkpoint import (
+    DEFAULT_CHECKPOINT_EVERY_S,
+    RunControl,
+    TrainingInterrupted,
+    load_checkpoint_file,
+)
+from .compute import (
+    CPU_AUTO_PRECISION,
+    PRECISIONS,
+    ComputeSettings,
+    Precision,
+    resolve_device,
+    resolve_precision,
+)
 from .data import (
     LabelledImage,
     RandomPatchDataset,
@@ -15,11 +29,13 @@ from .inconsistency import (
     masked_training_pair,
     refine_inconsistency_mask,
 )
+from .loop import IteratorBatches, TrainingLoop, TrainingResult, ZippedBatches
 from .losses import IGNORE_INDEX, masked_cross_entropy, weighted_cross_entropy
 from .mean_teacher import ema_update, student_view, train_actis
 from .normalize import scale_range
 from .pseudo_label_net import PseudoLabelLoss, pseudo_label_loss, train_pseudo_label_net
 from .pseudo_labels import ClassThresholds, pseudo_labels, tta_prediction
+from .run_record import training_record
 from .self_training import (
     Generation,
     PseudoLabelStats,
@@ -28,12 +44,27 @@ from .self_training import (
     run_self_training,
 )
 from .soft_patches import SoftPatchDataset
-from .supervised import TrainingResult, resolve_device, train_supervised
+from .step_batches import PatchSampler, StepBatches
+from .supervised import train_supervised
 from .targets import three_class_targets
 from .whole_image import predict_whole_image
 
 __all__ = [
+    "CPU_AUTO_PRECISION",
+    "DEFAULT_CHECKPOINT_EVERY_S",
     "IGNORE_INDEX",
+    "PRECISIONS",
+    "ComputeSettings",
+    "IteratorBatches",
+    "PatchSampler",
+    "Precision",
+    "RunControl",
+    "StepBatches",
+    "TrainingInterrupted",
+    "TrainingLoop",
+    "ZippedBatches",
+    "load_checkpoint_file",
+    "resolve_precision",
     "ClassThresholds",
     "Generation",
     "LabelledImage",
@@ -65,6 +96,7 @@ __all__ = [
     "strong_intensity",
     "student_view",
     "three_class_targets",
+    "training_record",
     "train_actis",
     "train_pseudo_label_net",
     "train_supervised",

@@ -9,10 +9,8 @@ slice is normalised with ``scale_range`` (1, 99.8), as the pseudo-label net's pa
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -31,11 +29,9 @@ from semiseg_zoo.spec import (
 )
 from semiseg_zoo.training import predict_whole_image, scale_range
 from semiseg_zoo.training.enhancer import pixel_dice
+from semiseg_zoo.training.enhancer_steps import synthetic_task_image
 from semiseg_zoo.training.pseudo_label_net import train_pseudo_label_net
 from semiseg_zoo.training.supervised import TrainingResult
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enhancer_steps import synthetic_task_image  # noqa: E402
 
 
 @dataclass

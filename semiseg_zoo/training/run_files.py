@@ -9,6 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from .compute import ComputeSettings
+
 
 def refuse_to_overwrite(output: Path, overwrite: bool) -> None:
     """Stop before any training if ``output`` exists and ``--overwrite`` was not given.
@@ -26,22 +28,6 @@ def refuse_to_overwrite(output: Path, overwrite: bool) -> None:
         )
 
 
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--output``, ``--overwrite``, ``--run-dir`` and ``--data-root``, shared by the
-    training scripts."""
-    parser.add_argument("--output", type=Path, help="package zip (default runs/<name>/<name>.zip)")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --output package"
-    )
-    parser.add_argument(
-        "--run-dir",
-        type=Path,
-        help="checkpoints, caches and validation results (default runs/<name>), wherever "
-        "--output puts the package",
-    )
-    parser.add_argument("--data-root", type=Path, help="overrides SEMISEG_DATA")
-
-
 def write_json(path: Path, payload: dict) -> None:
     """Write ``payload`` as indented JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,3 +41,13 @@ def git_commit(repo: Path) -> str:
     return subprocess.run(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo
     ).stdout.strip()
+
+
+def compute_from_args(args: argparse.Namespace) -> ComputeSettings:
+    """The compute settings that ``semiseg_zoo.cli.training_options.add_schedule_arguments``
+    asks for (sets the torch threads)."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return ComputeSettings.resolve(args.device, args.precision, args.channels_last)

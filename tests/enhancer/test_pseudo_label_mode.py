@@ -123,8 +123,7 @@ def test_pseudo_label_mode_checks_its_inputs_first(tiny_enhancer, target, tmp_pa
 
 
 def _steps_module():
-    sys.path.insert(0, str(REPO / "training"))
-    import pseudo_label_steps
+    from semiseg_zoo.training import pseudo_label_steps
 
     return pseudo_label_steps
 

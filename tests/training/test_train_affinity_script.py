@@ -86,12 +86,10 @@ def test_train_affinity_script_trains_both_nets_tunes_and_exports(tmp_path: Path
 @pytest.mark.slow
 def test_explicit_net_exports_and_runs_through_the_package(tmp_path: Path) -> None:
     """The cosine head survives torchscript and onnx export and bioimageio's test_model."""
-    sys.path.insert(0, str(REPO / "training"))
-    from affinity_steps import explicit_net, exported_spec
-
     from semiseg_zoo import segment
     from semiseg_zoo.export import export_package
     from semiseg_zoo.spec import load_spec
+    from semiseg_zoo.training.affinity_steps import explicit_net, exported_spec
 
     spec = load_spec(_tiny_spec(tmp_path))
     image, _ = synthetic_cells((128, 128), seed=0)

@@ -67,16 +67,24 @@ def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> No
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert f"mode {mode}: 2 labeled, 3 unlabeled and 2 validation images" in completed.stdout
+    assert (
+        f"mode {mode}: 2 labeled, 3 unlabeled, 2 tuning (= data/val) and 2 validation images"
+        in completed.stdout
+    )
     assert sorted(p.name for p in output.parent.iterdir()) == [output.name]  # only the package
     validation = json.loads((tmp_path / "work" / "validation.json").read_text())
     assert validation["validation"]["n_images"] == 2
     with zipfile.ZipFile(output) as archive:
         rdf = yaml.safe_load(archive.read("rdf.yaml"))
     assert rdf["config"]["semiseg"]["kind"] == "teacher"
+    training = rdf["config"]["semiseg"]["training"]
+    assert training["device"] == "cpu" and training["precision"] == "bfloat16"
+    assert training["steps"] == (12 if mode == "actis" else 6 * 2 + 6 * 2)
+    assert 0 <= training["data_share"] < 1 and training["s_per_step"] > 0
+    assert all(stage["validation_curve"] for stage in training["stages"])
     if mode == "actis":
         assert "step 6/6" in completed.stdout and "thresholds" in completed.stdout
-        assert [entry["step"] for entry in validation["history"]] == [3, 6]
+        assert [entry["step"] for entry in validation["history"]] == [0, 3, 6]
     else:
         assert "generation 1: kept" in completed.stdout
         assert validation["history"][0]["unlabeled"] == 3

@@ -23,10 +23,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "training"))
+from semiseg_zoo.training.run_files import git_commit, write_json
 
-from run_files import git_commit, write_json  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 DATASETS = {
     "cvppp": ("model_specs/embedding_leaves_cvppp.yaml", "sbd"),

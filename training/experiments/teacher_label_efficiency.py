@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "training"))
-
-from run_files import git_commit, write_json  # noqa: E402
-from teacher_modes import (  # noqa: E402
+from semiseg_zoo.cli.training_options import add_schedule_arguments
+from semiseg_zoo.evaluation import evaluate_pairs
+from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
+from semiseg_zoo.training import RunControl, load_image_label_folder
+from semiseg_zoo.training.run_files import compute_from_args, git_commit, write_json
+from semiseg_zoo.training.teacher import (
+    TeacherSchedule,
     build_net,
     grid_search,
     make_validator,
@@ -35,14 +37,13 @@ from teacher_modes import (  # noqa: E402
     predict_probabilities,
     segment_all,
     split_labeled,
+    split_tuning,
     train_actis_student,
     train_baseline,
     train_inconsistency_students,
 )
 
-from semiseg_zoo.evaluation import evaluate_pairs  # noqa: E402
-from semiseg_zoo.spec import TeacherSpec, data_root, load_spec  # noqa: E402
-from semiseg_zoo.training import load_image_label_folder, resolve_device  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,25 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply all step counts")
     parser.add_argument("--generations", type=int, help="overrides the IM spec's generations")
     parser.add_argument("--data-root", type=Path)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int)
     parser.add_argument("--runs", type=Path, default=REPO / "runs/teacher_label_efficiency")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep the runs already in --output (same settings required), reuse their "
-        "baseline checkpoints and run only what is missing",
-    )
+    # --resume keeps the runs already in --output (same settings required), reuses their
+    # checkpoints and continues the stopped stage from its checkpoint.
+    add_schedule_arguments(parser)
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks/results/teacher_label_efficiency.json"
     )
     return parser
 
 
-def evaluate(net, spec: TeacherSpec, val_items, device: str) -> dict[str, float]:
-    """Val scores at the watershed thresholds that maximise AP@0.5 on val."""
+def evaluate(net, spec: TeacherSpec, tune_items, val_items, device: str) -> dict[str, float]:
+    """Val scores at the watershed thresholds that maximise AP@0.5 on the tuning images."""
+    tune_probabilities = [predict_probabilities(net, item.image, device) for item in tune_items]
+    thresholds, _ = grid_search(tune_probabilities, tune_items, spec, log=lambda _: None)
     probabilities = [predict_probabilities(net, item.image, device) for item in val_items]
-    thresholds, at_50 = grid_search(probabilities, val_items, spec, log=lambda _: None)
     labels = segment_all(
         probabilities,
         thresholds["seed_threshold"],
@@ -88,10 +85,10 @@ def evaluate(net, spec: TeacherSpec, val_items, device: str) -> dict[str, float]
     gts = [item.labels for item in val_items]
     mean = evaluate_pairs(zip(labels, gts, strict=True), metrics="instance").mean
     return {
-        "ap50": round(at_50["ap"], 4),
+        "ap50": round(mean["ap50"], 4),
         "ap10_90": round(mean["ap_10_90"], 4),
-        "s_dsb50": round(at_50["s_dsb"], 4),
-        "f1_50": round(at_50["f1"], 4),
+        "s_dsb50": round(mean["s_dsb"], 4),
+        "f1_50": round(mean["f1"], 4),
         "dsb_map": round(mean["dsb_map"], 4),
         **thresholds,
     }
@@ -115,15 +112,24 @@ def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    compute = compute_from_args(args)
+    device = compute.device
     actis_spec, im_spec = load_spec(args.actis_spec), load_spec(args.im_spec)
     root = args.data_root or data_root()
     norm = percentiles(actis_spec)
     items = load_image_label_folder(root / actis_spec.training.train, **norm)
     val_items = load_image_label_folder(root / actis_spec.training.val, **norm)
-    validate = make_validator(actis_spec, val_items, device)
+    # The same held-out tuning images for every budget and method: they select checkpoints and
+    # watershed thresholds, so that val only measures.
+    items, tune_items = split_tuning(items, actis_spec.training.tune_images, args.split_seed)
+    if not tune_items:
+        tune_items = val_items
+    validate = make_validator(actis_spec, tune_items, device)
+
+    def control(name: str) -> RunControl:
+        return RunControl(args.runs / name, resume=args.resume,
+                          checkpoint_every_s=args.checkpoint_every * 60)  # fmt: skip
+
     steps = {
         "baseline": int(actis_spec.training.steps * args.scale),
         "actis": int(actis_spec.training.actis.steps * args.scale),
@@ -136,16 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         "git_commit": commit,
         "device": device if device == "cpu" else torch.cuda.get_device_name(),
         "cpu_threads": torch.get_num_threads(),
+        "compute": compute.describe(),
         "machine": platform.platform(),
         "data": {"train": actis_spec.training.train, "val": actis_spec.training.val,
-                 "n_train": len(items), "n_val": len(val_items)},
+                 "n_train": len(items), "n_tune": len(tune_items), "n_val": len(val_items)},
         "split_seed": args.split_seed,
         "seeds": args.seeds,
         "steps": steps,
         "generations": args.generations or im_spec.training.inconsistency.generations,
         "students_per_generation": im_spec.training.inconsistency.students_per_generation,
         "max_unlabeled": args.max_unlabeled,
-        "evaluation": "val split; watershed thresholds tuned on val (best AP@0.5) per model; AP = TP/(TP+FP); AP .10:.90 over IoU 0.1, 0.2, ..., 0.9 (ACTIS); dsb_map = TP/(TP+FP+FN) over IoU .50:.05:.95",
+        "evaluation": "val split; checkpoints and watershed thresholds (best AP@0.5) selected on the tuning images held out of train; AP = TP/(TP+FP); AP .10:.90 over IoU 0.1, 0.2, ..., 0.9 (ACTIS); dsb_map = TP/(TP+FP+FN) over IoU .50:.05:.95",
         "runs": [],
     }  # fmt: skip
     if args.resume and args.output.exists():
@@ -165,34 +172,38 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             print(f"== budget {budget}, seed {seed}: supervised baseline", flush=True)
             net, _, _ = train_baseline(
-                actis_spec, labeled, validate, device=device, seed=seed, steps=steps["baseline"]
-            )
+                actis_spec, labeled, validate, seed=seed,
+                schedule=TeacherSchedule(compute, steps=steps["baseline"]),
+                control=control(f"baseline-{budget}-seed{seed}"),
+            )  # fmt: skip
             baselines[seed] = (net, time.perf_counter() - start)
         seed_list = sorted(baselines)
         for seed in args.seeds:
             net, seconds = baselines[seed]
             if (budget, seed, "supervised") not in done:
-                record(payload, args, budget, seed, "supervised", net, actis_spec, val_items,
-                       device, seconds, labeled_names, len(unlabeled))  # fmt: skip
+                record(payload, args, budget, seed, "supervised", net, actis_spec, tune_items,
+                       val_items, device, seconds, labeled_names, len(unlabeled))  # fmt: skip
             if (budget, seed, "actis") not in done:
                 print(f"== budget {budget}, seed {seed}: ACTIS", flush=True)
                 start = time.perf_counter()
                 student, actis_result = train_actis_student(
-                    actis_spec, net, labeled, unlabeled, validate,
-                    device=device, seed=seed, steps=steps["actis"],
+                    actis_spec, net, labeled, unlabeled, validate, seed=seed,
+                    schedule=TeacherSchedule(compute, actis_steps=steps["actis"]),
+                    control=control(f"actis-{budget}-seed{seed}"),
                 )  # fmt: skip
                 kept = {"kept": actis_result.best_source, "best_step": actis_result.best_step}
-                record(payload, args, budget, seed, "actis", student, actis_spec, val_items,
-                       device, seconds + time.perf_counter() - start, labeled_names,
+                record(payload, args, budget, seed, "actis", student, actis_spec, tune_items,
+                       val_items, device, seconds + time.perf_counter() - start, labeled_names,
                        len(unlabeled), kept)  # fmt: skip
             if (budget, seed, "inconsistency") in done:
                 continue
             print(f"== budget {budget}, seed {seed}: Inconsistency Masks", flush=True)
             partner = seed_list[(seed_list.index(seed) + 1) % len(seed_list)]
             start = time.perf_counter()
-            result, student_spec = train_inconsistency_students(
-                im_spec, [net, baselines[partner][0]], labeled, unlabeled, validate,
-                device=device, seed=seed, steps=steps["student"], generations=args.generations,
+            result, student_spec, _ = train_inconsistency_students(
+                im_spec, [net, baselines[partner][0]], labeled, unlabeled, validate, seed=seed,
+                schedule=TeacherSchedule(compute, steps=steps["student"]),
+                generations=args.generations, control=control(f"im-{budget}-seed{seed}"),
             )  # fmt: skip
             extra = {
                 "generations": [
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 "best_generation": result.best_generation,
             }  # fmt: skip
             record(payload, args, budget, seed, "inconsistency", result.best_student,
-                   student_spec, val_items, device,
+                   student_spec, tune_items, val_items, device,
                    seconds + baselines[partner][1] + time.perf_counter() - start,
                    labeled_names, len(unlabeled), extra)  # fmt: skip
     return 0
@@ -264,9 +275,9 @@ def describe_training(payload: dict, budget: int, seed: int, method: str, n_unla
     )
 
 
-def record(payload, args, budget, seed, method, net, spec, val_items, device, seconds,
-           labeled_names, n_unlabeled, extra=None) -> None:  # fmt: skip
-    scores = evaluate(net, spec, val_items, device)
+def record(payload, args, budget, seed, method, net, spec, tune_items, val_items, device,
+           seconds, labeled_names, n_unlabeled, extra=None) -> None:  # fmt: skip
+    scores = evaluate(net, spec, tune_items, val_items, device)
     run_dir = args.runs / f"{method}-{budget}-seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     width = spec.architecture.kwargs.get("base_features")

@@ -1,0 +1,277 @@
+"""``semiseg-train``: train a network on your own folders and export a validated bioimage.io
+package.
+
+    semiseg-train teacher --images imgs/ --labels masks/ [--unlabeled more/] -o model.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from .errors import fail
+from .training_options import add_schedule_arguments
+
+PROGRAM = "semiseg-train"
+KINDS = ("teacher",)
+
+
+def _teacher_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "teacher",
+        help="3-class U-Net (background, interior, boundary) + seeded watershed",
+        description=(
+            "Train a 3-class teacher U-Net on dense instance labels (every object of a labeled "
+            "image annotated). With --unlabeled, ACTIS (mean teacher) also learns from images "
+            "without labels."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    group = parser.add_argument_group("Input")
+    group.add_argument("--images", type=Path, help="folder of training images")
+    group.add_argument(
+        "--labels",
+        type=Path,
+        help="folder of label images (0 background, 1..N objects), named like the images",
+    )
+    group.add_argument("--unlabeled", type=Path, help="folder of images without labels")
+    group.add_argument("--val-images", type=Path, help="validation images (default: split off)")
+    group.add_argument("--val-labels", type=Path, help="labels of --val-images")
+    group.add_argument(
+        "--val-fraction", type=float, default=0.15, help="share split off when no --val-images"
+    )
+    group = parser.add_argument_group("Method and spec")
+    group.add_argument(
+        "--method",
+        choices=["supervised", "actis", "inconsistency"],
+        help="default: actis with --unlabeled, else supervised",
+    )
+    group.add_argument("--name", help="model name (default: the output file's stem)")
+    group.add_argument(
+        "--spec", type=Path, help="use this spec (e.g. an edited --write-spec) for the settings"
+    )
+    group.add_argument(
+        "--write-spec",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the spec from defaults (to FILE, or print it) and exit",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed of splits, patches and weights")
+    _common(parser)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Output")
+    group.add_argument("-o", "--output", type=Path, help="package zip to write")
+    group.add_argument(
+        "--run-dir",
+        type=Path,
+        help="checkpoints and the run record (default: <output>.run next to the package)",
+    )
+    group.add_argument("--overwrite", action="store_true", help="replace an existing package")
+    add_schedule_arguments(parser)
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="choose the steps so that training, tuning and export take about this long",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (imports nothing heavy, so ``--help`` is fast)."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Train a segmentation network on your own images and export a validated "
+        "bioimage.io model package (for semiseg-predict, ilastik, deepImageJ, bioimageio.core).",
+    )
+    subparsers = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    _teacher_parser(subparsers)
+    return parser
+
+
+class UsageError(ValueError):
+    """Arguments that do not fit together."""
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    if args.steps is not None and args.time_budget is not None:
+        raise UsageError("give --steps or --time-budget, not both")
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UsageError(f"--time-budget must be positive minutes, got {args.time_budget}")
+    if args.checkpoint_every <= 0:
+        raise UsageError(f"--checkpoint-every must be positive, got {args.checkpoint_every}")
+    if args.spec is None and (args.images is None or args.labels is None):
+        raise UsageError("give --images and --labels (or --spec with its data folders)")
+    if args.write_spec is None and args.output is None:
+        raise UsageError("give -o/--output, the package zip to write (or --write-spec)")
+    if args.output is not None and args.output.suffix != ".zip":
+        raise UsageError(f"-o/--output must end in .zip, got {args.output}")
+    if args.output is not None and args.output.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    if not 0 < args.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit code (0 ok, 2 bad input, 130 stopped by a signal)."""
+    args = build_parser().parse_args(argv)
+    try:
+        _check_usage(args)
+    except (UsageError, FileExistsError) as error:
+        return fail(PROGRAM, error, verbose=args.verbose)
+    from semiseg_zoo.export import PackageTestError
+    from semiseg_zoo.spec import SpecError
+    from semiseg_zoo.training.folders import TrainingDataError
+
+    try:
+        return _train_teacher(args, sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt as stop:  # also TrainingInterrupted, after its checkpoint
+        message = str(stop) or "interrupted; rerun the same command with --resume to continue"
+        print(f"{PROGRAM}: {message}", file=sys.stderr)
+        return 130
+    except (UsageError, TrainingDataError, SpecError, FileExistsError, FileNotFoundError) as error:
+        return fail(PROGRAM, error, verbose=args.verbose)
+    except PackageTestError as error:
+        return fail(PROGRAM, f"the trained package failed validation: {error}", code=1,
+                    verbose=args.verbose)  # fmt: skip
+
+
+def _model_name(args: argparse.Namespace) -> str:
+    """``--name``, or a valid name made from the output file's stem."""
+    if args.name is not None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{4,}", args.name):
+            raise UsageError(
+                f"--name {args.name!r}: use at least 5 lowercase letters, digits, - or _, "
+                "starting with a letter or digit"
+            )
+        return args.name
+    stem = args.output.stem.lower() if args.output else "my-teacher"
+    name = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_") or "model"
+    return name if len(name) >= 5 else f"{name}-model"
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def _log_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _train_teacher(args: argparse.Namespace, argv: list[str]) -> int:
+    """Folders (or a spec) → data and spec → resumable training → tuned, exported package."""
+    import yaml
+
+    from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
+    from semiseg_zoo.training.budget import seconds_per_step, steps_for_budget
+    from semiseg_zoo.training.run_files import compute_from_args
+    from semiseg_zoo.training.teacher import (
+        TeacherSchedule,
+        build_net,
+        load_teacher_data,
+        run_teacher_job,
+    )
+    from semiseg_zoo.training.teacher.user_data import (
+        DEFAULT_ACTIS_STEPS,
+        DEFAULT_STEPS,
+        TeacherFolders,
+        default_teacher_spec,
+        load_teacher_folders,
+        smallest_side,
+    )
+
+    method = args.method or ("actis" if args.unlabeled else "supervised")
+    if method != "supervised" and args.unlabeled is None and args.spec is None:
+        raise UsageError(f"--method {method} learns from images without labels: give --unlabeled")
+    name = _model_name(args)
+    folders = None
+    if args.images is not None:
+        folders = TeacherFolders(
+            args.images, args.labels, args.unlabeled, args.val_images, args.val_labels,
+            args.val_fraction,
+        )  # fmt: skip
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        if not isinstance(spec, TeacherSpec):
+            raise UsageError(f"{args.spec} is a {spec.kind} spec; `semiseg-train teacher` needs a "
+                             "teacher spec")  # fmt: skip
+    log = _log_to_stderr if args.write_spec == "-" else _log
+    if folders is not None:
+        log(f"checking {folders.images} and {folders.labels}")
+        data, channels = load_teacher_folders(folders, args.seed)
+        if args.spec is None:
+            patch = 128 if smallest_side(data) >= 128 else 64
+            spec = default_teacher_spec(
+                name, channels=channels, method=method, folders=folders,
+                steps=args.steps or DEFAULT_STEPS, actis_steps=args.steps or DEFAULT_ACTIS_STEPS,
+                patch=patch, seed=args.seed,
+            )  # fmt: skip
+    else:
+        data = load_teacher_data(spec, args.data_root or data_root())
+    if args.write_spec is not None:
+        text = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
+        if args.write_spec == "-":
+            print(text, end="")
+        else:
+            Path(args.write_spec).write_text(text)
+            _log(f"wrote {args.write_spec}; edit it and train with --spec {args.write_spec}")
+        return 0
+    _log(f"{data.describe()}")
+    _log(
+        f"method {spec.training.mode}: "
+        + {
+            "supervised": "every labeled image is fully annotated, so the network learns from "
+            "its labels alone (weighted cross-entropy)",
+            "actis": "ACTIS: a supervised baseline first, then a mean teacher turns the "
+            "unlabeled images into confident pseudo-labels for the student",
+            "inconsistency": "Inconsistency Masks: an ensemble of baselines labels the "
+            "unlabeled images and masks out where its members disagree",
+        }[spec.training.mode]
+    )
+    compute = compute_from_args(args)
+    steps, actis_steps = args.steps, args.steps
+    if args.time_budget is not None:
+        net, _ = build_net(spec)
+        batch = [spec.training.batch_size, spec.input.channels, *spec.training.patch_shape]
+        per_step = seconds_per_step(net, batch, compute)
+        costs = [per_step]
+        if spec.training.mode == "actis":
+            # The ACTIS step: the teacher's 8 TTA forward passes of the unlabeled batch (a
+            # forward pass is about a third of a training step) and the student's step.
+            actis = spec.training.actis
+            share = (actis.labeled_per_batch + actis.unlabeled_per_batch * (1 + 8 / 3)) / (
+                spec.training.batch_size
+            )
+            costs.append(per_step * share)
+        if spec.training.mode == "inconsistency":
+            params = spec.training.inconsistency
+            stages = params.ensemble_size + params.generations * params.students_per_generation
+            costs = [per_step] * stages
+        steps = actis_steps = steps_for_budget(args.time_budget * 60, costs)
+        _log(f"time budget {args.time_budget:g} min: {per_step:.3f} s per step measured here, "
+             f"so {steps} steps per stage")  # fmt: skip
+    output = args.output
+    run_dir = args.run_dir or output.with_name(output.stem + ".run")
+    run_teacher_job(
+        spec, data, run_dir=run_dir, output=output,
+        schedule=TeacherSchedule(compute, steps=steps, actis_steps=actis_steps,
+                                 workers=args.workers),
+        resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60,
+        overwrite=args.overwrite, command=[PROGRAM, *argv],
+        progress=not args.no_progress, log=_log,
+    )  # fmt: skip
+    _log(f"{PROGRAM}: wrote {output}; run `semiseg-predict images/ -o out/ --model {output}`")
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
