@@ -326,7 +326,7 @@ def builtin_affinities_table() -> str:
 
     rows = [
         "| model | training | net | post-processing | validation | VOI split | VOI merge | VOI "
-        "| ARAND | AP@0.5 |",
+        "| ARAND | S_DSB@0.5 |",
         "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in list_builtin_models():
@@ -337,7 +337,7 @@ def builtin_affinities_table() -> str:
         rows.append(
             f"| `{name}` | {v['supervision']} | {v['net']} | {_affinity_recipe(recipe)} "
             f"| {v['dataset']} | {v['voi_split']:.3f} | {v['voi_merge']:.3f} | {v['voi']:.3f} "
-            f"| {v['arand']:.3f} | {v['ap50']:.3f} |"
+            f"| {v['arand']:.3f} | {v['s_dsb50']:.3f} |"
         )
     return "\n".join(rows)
 
@@ -356,7 +356,7 @@ def crac_sparse_table() -> str:
         return missing
     rows = [
         "| data | training | annotated instances | net | best post-processing | VOI split "
-        "| VOI merge | VOI | ARAND | AP@0.5 |",
+        "| VOI merge | VOI | ARAND | S_DSB@0.5 |",
         "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in report["results"]:
@@ -366,7 +366,7 @@ def crac_sparse_table() -> str:
                 f"| {run['annotated_instances']} / {run['instances']} | {net} "
                 f"| {_affinity_recipe(row['recipe'])} | {row['voi_split']:.3f} "
                 f"| {row['voi_merge']:.3f} | {row['voi']:.3f} | {row['arand']:.3f} "
-                f"| {row['ap50']:.3f} |"
+                f"| {row['s_dsb50']:.3f} |"
             )
     rows.append("")
     for claim in report.get("claims", []):

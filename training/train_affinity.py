@@ -193,19 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(
             f"{row['name']}: VOI {row['voi']:.3f} (split {row['voi_split']:.3f}, merge "
-            f"{row['voi_merge']:.3f}) ARAND {row['arand']:.3f} AP@0.5 {row['ap50']:.3f} "
+            f"{row['voi_merge']:.3f}) ARAND {row['arand']:.3f} S_DSB@0.5 {row['s_dsb50']:.3f} "
             f"({row['seconds_per_image']:.2f}s/image)"
         )
     validation = {
         "dataset": training.val,
         "n_images": len(split.val_images),
         "net": best["net"],
-        **{key: best[key] for key in ("voi_split", "voi_merge", "voi", "arand", "ap50")},
+        **{key: best[key] for key in ("voi_split", "voi_merge", "voi", "arand", "s_dsb50", "ap50")},
         "postprocessing_seconds_per_image": best["seconds_per_image"],
         "supervision": supervision_text(spec),
         "definition": (
             "VOI split/merge (bits) and adapted Rand error ignore ground-truth background; "
-            "AP@0.5 = TP/(TP+FP+FN) at IoU 0.5; means over the validation images"
+            "S_DSB@0.5 = TP/(TP+FP+FN) and AP@0.5 = TP/(TP+FP) at IoU 0.5; means over the "
+            "validation images"
         ),
     }
     report = {

@@ -513,8 +513,10 @@ class AffinityTrainingSpec(_Strict):
     learning_rate: float = Field(5e-4, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
     seed: int = 0
-    metric: Literal["voi", "ap50"] = Field(
-        "voi", description="picks the net and post-processing: lowest VOI or highest AP@0.5"
+    metric: Literal["voi", "s_dsb50"] = Field(
+        "voi",
+        description="picks the net and post-processing: lowest VOI or highest S_DSB@0.5 "
+        "(TP/(TP+FP+FN) at IoU 0.5)",
     )
     postprocessing: list[AffinityPostprocessingSpec] = Field(
         min_length=1, description="recipes tried on validation; the best is packaged"

@@ -4,7 +4,7 @@ For each dataset (ISBI 2012 and VNC neurites: 2D instances, validated on held-ou
 chloroplast3d: 3D instances, validated on held-out rows) and each setting, ``train_affinity.py``
 trains from the dataset's spec (same seeded annotated instances, steps, patches and seed) and
 scores every post-processing recipe of the spec with each trained network on the validation
-part: VOI split / merge / sum, adapted Rand error and AP@0.5. ``vanilla`` is the implicit
+part: VOI split / merge / sum, adapted Rand error and S_DSB@0.5 (TP/(TP+FP+FN)). ``vanilla`` is the implicit
 affinity network alone on the sparse labels; ``crac`` adds the explicit (cosine) network and
 cross-supervision; ``crac_cpsn`` also filters with the confidence pixel selection network.
 Runs go to ``runs/crac_sparse/<dataset>/<setting>``; ``--resume`` re-evaluates runs whose
@@ -107,7 +107,7 @@ def best_per_net(rows: list[dict], metric: str) -> dict[str, dict]:
         better = (
             current is None
             or (metric == "voi" and row["voi"] < current["voi"])
-            or (metric == "ap50" and row["ap50"] > current["ap50"])
+            or (metric == "s_dsb50" and row["s_dsb50"] > current["s_dsb50"])
         )
         if better:
             best[row["net"]] = row
@@ -125,7 +125,7 @@ def run(dataset: str, setting: str, args: argparse.Namespace) -> dict:
     if completed.returncode != 0:
         raise SystemExit(f"{dataset} {setting} failed (exit {completed.returncode}); see {log}")
     report = json.loads((run_dir / "validation.json").read_text())
-    metric = "ap50" if dataset == "chloroplast3d" else "voi"
+    metric = "s_dsb50" if dataset == "chloroplast3d" else "voi"
     return {
         "dataset": dataset,
         "setting": setting,
@@ -188,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.platform(),
         "jobs": args.jobs,
         "metric": "means over the validation images (2D: slices, 3D: the volume); VOI in bits "
-        "and adapted Rand error ignore ground-truth background; AP@0.5 = TP/(TP+FP+FN); the "
+        "and adapted Rand error ignore ground-truth background; S_DSB@0.5 = TP/(TP+FP+FN), AP@0.5 = TP/(TP+FP); the "
         "post-processing recipe of each net is chosen on the same validation data for every "
-        "setting (VOI for neurites, AP@0.5 for chloroplasts)",
+        "setting (VOI for neurites, S_DSB@0.5 for chloroplasts)",
         "results": results,
         "claims": claims(results),
     }
