@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semiseg_zoo.cli.training_options import add_output_arguments
+from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
+from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
-from semiseg_zoo.training import resolve_device
+from semiseg_zoo.training import RunControl, StepBatches, TrainingInterrupted, training_record
 from semiseg_zoo.training.embedding import train_embedding
 from semiseg_zoo.training.embedding_steps import (
     best_recipe,
@@ -36,7 +37,10 @@ from semiseg_zoo.training.embedding_steps import (
 )
 from semiseg_zoo.training.instance_data import InstancePatchDataset
 from semiseg_zoo.training.recipe_scores import score_recipes
-from semiseg_zoo.training.run_files import refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
+
+#: Validation images of the curve recorded while training (the clustering is tuned after).
+CURVE_IMAGES = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,10 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     supervision.add_argument(
         "--full", action="store_true", help="full supervision, whatever the spec says"
     )
-    parser.add_argument("--steps", type=int, help="overrides training.steps")
+    add_schedule_arguments(parser)
     parser.add_argument("--seed", type=int, help="overrides training.seed")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--log-every", type=int, default=250, help="steps between log lines and curve points"
+    )
     parser.add_argument(
         "--from-checkpoint", type=Path, help="skip training: tune the clustering and export"
     )
@@ -114,16 +119,40 @@ def supervision_text(spec: EmbeddingSpec) -> str:
     return "full supervision (all objects and the background labeled)"
 
 
+def curve_validator(spec: EmbeddingSpec, val_items, device: str):
+    """The spec's metric with its first clustering recipe on the first validation images: the
+    validation curve of the run (cheap; the recipes are compared after training)."""
+    recipe = spec.training.clustering[0].model_dump(exclude_none=True)
+    items = val_items[:CURVE_IMAGES]
+
+    def validate(net) -> float:
+        scores = [
+            score(apply_postprocessing(embed(net, item.image, device), recipe), item.labels)
+            for item in items
+        ]
+        return float(np.mean([s[spec.training.metric] for s in scores]))
+
+    return validate
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if not isinstance(spec, EmbeddingSpec):
         raise SystemExit(f"{args.spec}: this script trains embedding specs, got {spec.kind!r}")
     spec = resolved_spec(spec, args)
     training = spec.training
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    compute = compute_from_args(args)
+    device = compute.device
     root = args.data_root or data_root()
     run_dir = args.run_dir or Path("runs") / spec.name
     output = args.output or run_dir / f"{spec.name}.zip"
@@ -146,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{supervision_text(spec)}: {counts['labeled_objects']} of {counts['objects']} objects "
         f"in {len(train_items)} training images labeled; {len(val_items)} validation images; "
-        f"device {device}"
+        f"{compute.describe()}"
     )
+    record: dict = {}
     if args.from_checkpoint:
         net, checkpoint = load_checkpoint(spec, args.from_checkpoint)
         history = checkpoint.get("history", [])
@@ -158,14 +188,25 @@ def main(argv: list[str] | None = None) -> int:
             [item.image for item in train_items], labels, tuple(training.patch_shape),
             seed=training.seed,
         )  # fmt: skip
+        control = RunControl(
+            run_dir, resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60
+        )
+        control.update_record(
+            command=" ".join([sys.executable, *sys.argv]),
+            spec=spec.model_dump(mode="json"),
+            compute=compute.describe(),
+        )
         result = train_embedding(
-            net, patches,
+            net, StepBatches(patches, training.batch_size, workers=args.workers),
             steps=training.steps, batch_size=training.batch_size,
             learning_rate=training.learning_rate, weight_decay=training.weight_decay,
             momentum=training.loss.momentum, weights=spoco_weights(spec),
-            seed=training.seed, device=device,
+            seed=training.seed, compute=compute, log_every=min(args.log_every, training.steps),
+            validate=curve_validator(spec, val_items, device), control=control,
         )  # fmt: skip
         net, history, seconds = result.net, result.history, result.seconds
+        record = training_record([result.record])
+        control.update_record(training=record)
         save_checkpoint(
             run_dir / "checkpoint.pt",
             result,
@@ -211,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "best": best["name"],
         "validation": validation,
         "history": history,
+        "training": record,
     }
     (run_dir / "validation.json").write_text(json.dumps(report, indent=2))
     print(f"best on validation ({training.metric}): {best['name']}")
@@ -234,6 +276,7 @@ def export(
         output_path=output,
         postprocessing=best["recipe"],
         validation=report["validation"],
+        training=report.get("training"),
         overwrite=args.overwrite,
     )
     print(

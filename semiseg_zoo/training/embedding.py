@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,9 +11,13 @@ import torch
 from torch import nn
 
 from .augment import random_intensity
+from .checkpoint import RunControl
+from .compute import ComputeSettings
 from .embedding_losses import SpocoWeights, spoco_loss
 from .instance_data import InstancePatchDataset
+from .loop import TrainingLoop
 from .mean_teacher import ema_update
+from .step_batches import StepBatches
 
 
 @dataclass
@@ -25,6 +28,8 @@ class EmbeddingTrainingResult:
     momentum_net: nn.Module
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    #: Steps, timings and curve of the run (see :class:`~semiseg_zoo.training.TrainingLoop`).
+    record: dict = field(default_factory=dict)
 
 
 def geometry_preserving_views(
@@ -41,7 +46,7 @@ def geometry_preserving_views(
 
 def train_embedding(
     net: nn.Module,
-    patches: InstancePatchDataset,
+    patches: InstancePatchDataset | StepBatches,
     *,
     steps: int,
     batch_size: int,
@@ -51,7 +56,11 @@ def train_embedding(
     weights: SpocoWeights | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    compute: ComputeSettings | None = None,
     log_every: int = 50,
+    validate: Callable[[nn.Module], float] | None = None,
+    control: RunControl | None = None,
+    stage: str = "embedding",
     log: Callable[[str], None] = print,
 ) -> EmbeddingTrainingResult:
     """Train an embedding network with the SPOCO loss (Eq. 8) on random patches.
@@ -61,7 +70,8 @@ def train_embedding(
     net:
         Network f with ``D`` output channels and no final activation.
     patches:
-        Patches with training labels (``-1`` unlabeled, ``0`` background if labeled).
+        Patches with training labels (``-1`` unlabeled, ``0`` background if labeled), or
+        step-indexed batches of them.
     steps, batch_size, learning_rate, weight_decay:
         Adam optimisation (the paper: lr 2e-4, weight decay 1e-5).
     momentum:
@@ -69,11 +79,17 @@ def train_embedding(
     weights:
         Margins and loss weights (default: the paper's).
     seed:
-        Seeds the augmentations and the anchors.
-    device:
-        Where to train.
+        Seeds the augmentations and the anchors (per step, so that a resumed run continues
+        exactly).
+    device, compute:
+        Where and in which precision to train (``compute`` wins over ``device``).
     log_every:
-        Steps between log lines (mean of each loss term since the last line).
+        Steps between log lines and validations (mean of each loss term since the last line).
+    validate:
+        ``validate(net) -> score`` (higher is better) for the validation curve; the last
+        weights are returned (as SPOCO does), not the best-scoring ones.
+    control:
+        Checkpoints and resume.
     log:
         Receives the log lines.
 
@@ -83,50 +99,62 @@ def train_embedding(
         f and g (both on CPU, eval mode) and the logged loss terms.
     """
     weights = weights or SpocoWeights()
+    compute = compute or ComputeSettings(str(device))
     torch.manual_seed(seed)
-    rng = np.random.default_rng([seed, 3])
-    generator = torch.Generator().manual_seed(seed)
-    device = torch.device(device)
-    net = net.to(device).train()
+    compute.prepare(net).train()
     momentum_net = copy.deepcopy(net).train()
     for parameter in momentum_net.parameters():
         parameter.requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    batches = torch.utils.data.DataLoader(patches, batch_size=batch_size)
-    history: list[dict[str, float]] = []
-    sums: dict[str, float] = {}
-    logged_steps = 0
-    start = time.perf_counter()
-    for step, (images, labels) in enumerate(batches, start=1):
+    scaler = compute.grad_scaler()
+    batches = patches if isinstance(patches, StepBatches) else StepBatches(patches, batch_size)
+
+    def train_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        images, labels = batch
+        rng = np.random.default_rng([seed, 3, step])
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         view_f, view_g = geometry_preserving_views(images, rng)
-        embeddings_f = net(view_f.to(device))
-        with torch.no_grad():
-            embeddings_g = momentum_net(view_g.to(device))
-        labels = labels.to(device)
+        with compute.autocast():
+            embeddings_f = net(compute.inputs(view_f))
+            with torch.no_grad():
+                embeddings_g = momentum_net(compute.inputs(view_g))
+        embeddings_f, embeddings_g = embeddings_f.float(), embeddings_g.float()
+        labels = labels.to(compute.device)
         per_image = [
             spoco_loss(f, g, y, weights, generator)
             for f, g, y in zip(embeddings_f, embeddings_g, labels, strict=True)
         ]
         loss = torch.stack([terms["total"] for terms in per_image]).mean()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         ema_update(momentum_net, net, momentum)
+        sums: dict[str, float] = {}
         for terms in per_image:
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) / len(per_image)
-        logged_steps += 1
-        if step % log_every == 0 or step == steps:
-            entry = {"step": step, **{k: v / logged_steps for k, v in sums.items()}}
-            entry["seconds"] = time.perf_counter() - start
-            history.append(entry)
-            log(
-                f"step {step}/{steps}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k not in ("step",))
-            )
-            sums, logged_steps = {}, 0
-        if step >= steps:
-            break
+        return sums
+
+    loop = TrainingLoop(
+        stage=stage,
+        steps=steps,
+        validate_every=log_every,
+        state={"net": net, "momentum_net": momentum_net, "optimizer": optimizer,
+               "scaler": scaler},
+        candidates={"net": net},
+        validate=validate,
+        control=control,
+        log=log,
+        describe=compute.describe(),
+        select_best=False,
+    )  # fmt: skip
+    result = loop.run(batches, train_step)
+    net.load_state_dict(result.best_state)
     return EmbeddingTrainingResult(
-        net.cpu().eval(), momentum_net.cpu().eval(), history, time.perf_counter() - start
+        net.cpu().eval(),
+        momentum_net.cpu().eval(),
+        result.history,
+        result.record.get("wall_s", 0.0),
+        result.record,
     )

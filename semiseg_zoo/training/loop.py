@@ -147,7 +147,8 @@ class TrainingLoop:
         The networks whose weights may be kept as "best" (e.g. student and mean teacher); the
         first is the one the history's ``score`` refers to.
     validate:
-        ``validate(net) -> score`` (higher is better).
+        ``validate(net) -> score`` (higher is better); ``None``: the curve holds the losses
+        only and the last weights are kept.
     control:
         Checkpointing and resume (``None``: nothing is saved, as in unit tests).
     initial_source:
@@ -162,13 +163,15 @@ class TrainingLoop:
     validate_every: int
     state: Mapping[str, Stateful]
     candidates: Mapping[str, nn.Module]
-    validate: Callable[[nn.Module], float]
+    validate: Callable[[nn.Module], float] | None
     control: RunControl | None = None
     initial_source: str | None = None
     log: Callable[[str], None] = print
     describe: Mapping[str, Any] = field(default_factory=dict)
     #: Show a progress bar (step, loss, last validation score, ETA) on stderr.
     progress: bool = False
+    #: Keep the best-validating weights; False: validate for the curve only and keep the last.
+    select_best: bool = True
 
     def run(
         self,
@@ -202,7 +205,7 @@ class TrainingLoop:
                 result.record = dict(self.control.record.get("stages", {}).get(self.stage, {}))
                 return result
             self.log(f"{self.stage}: resuming at step {step}/{self.steps}")
-        elif self.initial_source is not None:
+        elif self.initial_source is not None and self.validate is not None:
             score = self.validate(first)
             result.best_score, result.best_source = score, self.initial_source
             result.history.append({"step": 0, "score": score, "source": self.initial_source})
@@ -268,20 +271,36 @@ class TrainingLoop:
     ) -> None:
         entry: dict[str, Any] = {"step": step, **{k: v / count for k, v in sums.items()}}
         names = list(self.candidates)
-        for index, (source, net) in enumerate(self.candidates.items()):
-            was_training = net.training
-            score = self.validate(net)
-            net.train(was_training)
-            entry["score" if index == 0 else f"{source}_score"] = score
-            if score > result.best_score:
-                result.best_score, result.best_step, result.best_source = score, step, source
-                result.best_state = _cpu_state(net)
+        if self.validate is None:
+            source, net = next(iter(self.candidates.items()))
+            result.best_step, result.best_source = step, source
+            result.best_state = _cpu_state(net)
+        else:
+            for index, (source, net) in enumerate(self.candidates.items()):
+                was_training = net.training
+                score = self.validate(net)
+                net.train(was_training)
+                entry["score" if index == 0 else f"{source}_score"] = score
+                if not self.select_best:
+                    if index == 0:
+                        result.best_score, result.best_step, result.best_source = (
+                            score,
+                            step,
+                            source,
+                        )
+                        result.best_state = _cpu_state(net)
+                elif score > result.best_score:
+                    result.best_score, result.best_step, result.best_source = score, step, source
+                    result.best_state = _cpu_state(net)
         entry["seconds"] = round(elapsed, 1)
         result.history.append(entry)
         losses = "  ".join(
             f"{k} {v:.4f}" for k, v in entry.items() if k not in ("step", "seconds") and
             not k.endswith("score")
         )  # fmt: skip
+        if self.validate is None:
+            log(f"step {step}/{self.steps}  {losses}  {entry['seconds']:.0f}s")
+            return
         others = "".join(f"  {n} {entry[f'{n}_score']:.4f}" for n in names[1:])
         source = f" ({result.best_source})" if len(names) > 1 or self.initial_source else ""
         log(

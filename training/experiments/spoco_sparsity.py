@@ -79,6 +79,8 @@ def run_command(dataset: str, setting: str, args: argparse.Namespace) -> list[st
         command += ["--data-root", str(args.data_root)]
     if args.resume and (run_dir / "checkpoint.pt").exists():
         command += ["--from-checkpoint", str(run_dir / "checkpoint.pt")]
+    elif args.resume:
+        command += ["--resume"]  # continue a stopped training from its last checkpoint
     return command
 
 
