@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from semiseg_zoo.cli.training_options import add_output_arguments
+from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
+from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import AffinitySpec, AffinityTrainingSpec, data_root, load_spec
-from semiseg_zoo.training import resolve_device
+from semiseg_zoo.training import RunControl, StepBatches, TrainingInterrupted, training_record
 from semiseg_zoo.training.affinity_steps import (
     best_row,
     cpsn_net,
@@ -39,7 +39,7 @@ from semiseg_zoo.training.affinity_steps import (
 )
 from semiseg_zoo.training.crac import CracWeights, train_crac
 from semiseg_zoo.training.recipe_scores import score_recipes
-from semiseg_zoo.training.run_files import refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
 from semiseg_zoo.training.volume_data import SparseInstancePatchDataset
 
 
@@ -54,10 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--annotated-fraction", type=float, help="overrides training.annotated_fraction"
     )
-    parser.add_argument("--steps", type=int, help="overrides training.steps")
+    add_schedule_arguments(parser)
     parser.add_argument("--seed", type=int, help="overrides training.seed")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--log-every", type=int, default=100, help="steps between log lines and curve points"
+    )
     parser.add_argument(
         "--from-checkpoint", type=Path, help="skip training: tune the post-processing and export"
     )
@@ -120,16 +121,43 @@ def supervision_text(spec: AffinitySpec) -> str:
     return f"{mode}, {what}"
 
 
+def curve_validator(spec: AffinitySpec, split, device: str):
+    """The spec's metric (VOI negated, so that higher is better) with its first
+    post-processing recipe on the validation images: the run's validation curve (the recipes
+    are compared after training)."""
+    recipe = {**spec.training.postprocessing[0].model_dump(exclude_none=True),
+              "offsets": spec.offsets}  # fmt: skip
+    metric = spec.training.metric
+
+    def validate(net) -> float:
+        values = []
+        for image, groundtruth in zip(split.val_images, split.val_labels, strict=True):
+            labels = apply_postprocessing(predict_affinities(net, image, device), recipe)
+            value = score(labels, groundtruth)[metric]
+            values.append(-value if metric == "voi" else value)
+        return float(np.mean(values))
+
+    return validate
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if not isinstance(spec, AffinitySpec):
         raise SystemExit(f"{args.spec}: this script trains affinity specs, got {spec.kind!r}")
     spec = resolved_spec(spec, args)
     training = spec.training
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    compute = compute_from_args(args)
+    device = compute.device
     root = args.data_root or data_root()
     run_dir = args.run_dir or Path("runs") / spec.name
     output = args.output or run_dir / f"{spec.name}.zip"
@@ -150,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{supervision_text(spec)}: {counts['annotated_instances']} of {counts['instances']} "
         f"instances in {len(labels)} training image(s); {len(split.val_images)} validation "
-        f"image(s); device {device}"
+        f"image(s); {compute.describe()}"
     )
+    record: dict = {}
     if args.from_checkpoint:
         nets, checkpoint = load_checkpoint(spec, args.from_checkpoint)
         history, seconds = checkpoint.get("history", []), checkpoint.get("seconds")
@@ -162,8 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         loss = training.loss
         crac = training.mode == "crac"
+        control = RunControl(
+            run_dir, resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60
+        )
+        control.update_record(
+            command=" ".join([sys.executable, *sys.argv]),
+            spec=spec.model_dump(mode="json"),
+            compute=compute.describe(),
+        )
         result = train_crac(
-            implicit_net(spec), explicit_net(spec) if crac else None, patches, spec.offsets,
+            implicit_net(spec), explicit_net(spec) if crac else None,
+            StepBatches(patches, training.batch_size, workers=args.workers), spec.offsets,
             steps=training.steps, batch_size=training.batch_size,
             learning_rate=training.learning_rate, weight_decay=training.weight_decay,
             weights=CracWeights(
@@ -171,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                 cpsn_dropout=loss.cpsn_dropout, cpsn_warmup=loss.cpsn_warmup,
             ),
             cpsn=cpsn_net(spec) if crac and loss.cpsn else None,
-            seed=training.seed, device=device,
+            seed=training.seed, compute=compute, log_every=min(args.log_every, training.steps),
+            validate=curve_validator(spec, split, device), control=control,
         )  # fmt: skip
+        record = training_record([result.record])
+        control.update_record(training=record)
         save_checkpoint(run_dir / "checkpoint.pt", result, {"mode": training.mode, **counts})
         nets = {"implicit": result.implicit}
         if result.explicit is not None:
@@ -221,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "best": best["name"],
         "validation": validation,
         "history": history,
+        "training": record,
     }
     (run_dir / "validation.json").write_text(json.dumps(report, indent=2))
     print(f"best on validation ({training.metric}): {best['name']}")
@@ -244,6 +286,7 @@ def export(
         output_path=output,
         postprocessing=best["recipe"],
         validation=report["validation"],
+        training=report.get("training"),
         overwrite=args.overwrite,
     )
     print(

@@ -4,7 +4,6 @@ their confident predictions elsewhere; ``vanilla`` trains the implicit network a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -13,6 +12,8 @@ import torch
 from torch import nn
 
 from .affinity_targets import affinity_targets, inside_mask
+from .checkpoint import RunControl
+from .compute import ComputeSettings
 from .crac_losses import (
     adaptive_quantile,
     affinity_entropy,
@@ -21,6 +22,8 @@ from .crac_losses import (
     error_targets,
     masked_mse,
 )
+from .loop import TrainingLoop
+from .step_batches import StepBatches
 from .volume_data import SparseInstancePatchDataset
 
 
@@ -45,6 +48,8 @@ class CracTrainingResult:
     cpsn: nn.Module | None
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    #: Steps, timings and curve of the run (see :class:`~semiseg_zoo.training.TrainingLoop`).
+    record: dict = field(default_factory=dict)
 
 
 def batch_targets(
@@ -96,7 +101,11 @@ def train_crac(
     cpsn: nn.Module | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    compute: ComputeSettings | None = None,
     log_every: int = 50,
+    validate: Callable[[nn.Module], float] | None = None,
+    control: RunControl | None = None,
+    stage: str = "crac",
     log: Callable[[str], None] = print,
 ) -> CracTrainingResult:
     """Train affinity networks on sparse instance labels with CRAC (Eq. 3-10).
@@ -122,8 +131,14 @@ def train_crac(
         sigmoid error probability per affinity); trained online on both networks' current
         predictions, on the annotated pairs, with ``cpsn_dropout`` of the predicted affinities
         zeroed to simulate further errors; it filters from step ``cpsn_warmup`` on.
-    seed, device, log_every, log:
-        Reproducibility, where to train and logging of the mean loss terms.
+    seed, device, compute, log_every, log:
+        Reproducibility, where and in which precision to train (``compute`` wins over
+        ``device``) and logging of the mean loss terms.
+    validate:
+        ``validate(net) -> score`` of each affinity network for the validation curve (the last
+        weights are kept, as CRAC does).
+    control:
+        Checkpoints and resume.
 
     Returns
     -------
@@ -131,31 +146,35 @@ def train_crac(
         The networks (CPU, eval mode) and the loss history.
     """
     weights = weights or CracWeights()
+    compute = compute or ComputeSettings(str(device))
     torch.manual_seed(seed)
-    device = torch.device(device)
-    nets = {"implicit": implicit_net.to(device).train()}
+    spatial = len(offsets[0])
+    nets = {"implicit": compute.prepare(implicit_net, spatial).train()}
     if explicit_net is not None:
-        nets["explicit"] = explicit_net.to(device).train()
+        nets["explicit"] = compute.prepare(explicit_net, spatial).train()
     if cpsn is not None:
         if explicit_net is None:
             raise ValueError("the CPSN filters cross-supervision: it needs the explicit network")
-        nets["cpsn"] = cpsn.to(device).train()
+        nets["cpsn"] = compute.prepare(cpsn, spatial).train()
     optimizers = {
         name: torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
         for name, net in nets.items()
     }
-    batches = torch.utils.data.DataLoader(patches, batch_size=batch_size)
-    history: list[dict[str, float]] = []
-    sums: dict[str, float] = {}
-    logged = 0
-    start = time.perf_counter()
-    for step, (images, labels) in enumerate(batches, start=1):
-        targets, annotated, unannotated = (t.to(device) for t in batch_targets(labels, offsets))
-        images = images.to(device)
-        implicit = nets["implicit"](images)
+    scaler = compute.grad_scaler()
+    batches = patches if isinstance(patches, StepBatches) else StepBatches(patches, batch_size)
+
+    def train_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        images, labels = batch
+        targets, annotated, unannotated = (
+            t.to(compute.device) for t in batch_targets(labels, offsets)
+        )
+        images = compute.inputs(images)
+        with compute.autocast():
+            implicit = nets["implicit"](images).float()
         terms = {"supervised_implicit": masked_mse(implicit, targets, annotated)}
         if explicit_net is not None:
-            explicit = nets["explicit"](images)
+            with compute.autocast():
+                explicit = nets["explicit"](images).float()
             terms["supervised_explicit"] = masked_mse(explicit, targets, annotated)
             alpha = adaptive_quantile(step - 1, steps, weights.alpha0, weights.power)
             use_cpsn = cpsn is not None and step > weights.cpsn_warmup
@@ -174,36 +193,45 @@ def train_crac(
             value for name, value in terms.items() if name.startswith("consistency")
         )
         if cpsn is not None:
-            terms["cpsn"] = _cpsn_loss(
-                nets["cpsn"], images, (implicit, explicit), targets, annotated, weights
-            )
+            with compute.autocast():
+                terms["cpsn"] = _cpsn_loss(
+                    nets["cpsn"], images, (implicit, explicit), targets, annotated, weights
+                )
             loss = loss + terms["cpsn"]
         for optimizer in optimizers.values():
             optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
         for optimizer in optimizers.values():
-            optimizer.step()
-        for name, value in terms.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
-        logged += 1
-        if step % log_every == 0 or step == steps:
-            entry = {"step": step, **{k: v / logged for k, v in sums.items()}}
-            entry["seconds"] = time.perf_counter() - start
-            history.append(entry)
-            log(
-                f"step {step}/{steps}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step")
-            )
-            sums, logged = {}, 0
-        if step >= steps:
-            break
+            scaler.step(optimizer)
+        scaler.update()
+        return {name: float(value.detach()) for name, value in terms.items()}
+
+    state = {
+        **{f"{name}_net": net for name, net in nets.items()},
+        **{f"{name}_optimizer": opt for name, opt in optimizers.items()},
+        "scaler": scaler,
+    }
+    loop = TrainingLoop(
+        stage=stage,
+        steps=steps,
+        validate_every=log_every,
+        state=state,
+        candidates={name: net for name, net in nets.items() if name != "cpsn"},
+        validate=validate,
+        control=control,
+        log=log,
+        describe=compute.describe(),
+        select_best=False,
+    )  # fmt: skip
+    result = loop.run(batches, train_step)
     trained = {name: net.cpu().eval() for name, net in nets.items()}
     return CracTrainingResult(
         trained["implicit"],
         trained.get("explicit"),
         trained.get("cpsn"),
-        history,
-        time.perf_counter() - start,
+        result.history,
+        result.record.get("wall_s", 0.0),
+        result.record,
     )
 
 

@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-root", type=Path, default=REPO / "runs/crac_sparse")
     parser.add_argument("--data-root", type=Path)
     parser.add_argument(
-        "--resume", action="store_true", help="re-evaluate runs whose checkpoint exists"
+        "--resume",
+        action="store_true",
+        help="re-evaluate finished runs and continue stopped ones from their checkpoints",
     )
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results/crac_sparse.json")
     parser.add_argument(
@@ -96,6 +98,8 @@ def run_command(dataset: str, setting: str, args: argparse.Namespace) -> list[st
         command += ["--data-root", str(args.data_root)]
     if args.resume and (run_dir / "checkpoint.pt").exists():
         command += ["--from-checkpoint", str(run_dir / "checkpoint.pt")]
+    elif args.resume:
+        command += ["--resume"]  # continue a stopped training from its last checkpoint
     return command
 
 
