@@ -30,13 +30,13 @@ import numpy as np
 import tifffile
 import torch
 
-from semiseg_zoo.cli.training_options import add_output_arguments
+from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.features import FeatureSet, compute_features
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.shallow import simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
 from semiseg_zoo.spec import EnhancerSpec, data_root, default_pseudo_label_net_name, load_spec
-from semiseg_zoo.training import resolve_device
+from semiseg_zoo.training import RunControl, TrainingInterrupted, training_record
 from semiseg_zoo.training.enhancer import (
     enhance_maps,
     make_enhancer_validator,
@@ -54,17 +54,15 @@ from semiseg_zoo.training.pseudo_label_steps import (
     pseudo_label_training,
     sample_raw_input,
 )
-from semiseg_zoo.training.run_files import refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True, help="enhancer model spec YAML")
     add_output_arguments(parser)
-    parser.add_argument("--steps", type=int, help="overrides training.steps")
+    add_schedule_arguments(parser)
     parser.add_argument("--n-forests", type=int, help="overrides training.n_forests")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--from-checkpoint", type=Path, help="skip training: tune thresholds and export"
     )
@@ -106,13 +104,21 @@ def synthetic_rf_input(spec: EnhancerSpec, seed: int = 0) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if not isinstance(spec, EnhancerSpec):
         raise SystemExit(f"{args.spec}: this script trains enhancer specs, got kind {spec.kind!r}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    compute = compute_from_args(args)
+    device = compute.device
     if args.pseudo_label_net is not None or args.scribbles is not None:
         return pseudo_label_main(args, spec, device)
     training = spec.training
@@ -157,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
     net = ARCHITECTURES[spec.architecture.name](**spec.architecture.kwargs)
     history: list = []
+    record: dict = {}
     if args.from_checkpoint:
         checkpoint = torch.load(args.from_checkpoint, map_location="cpu", weights_only=True)
         net.load_state_dict(checkpoint["state_dict"])
@@ -164,14 +171,25 @@ def main(argv: list[str] | None = None) -> int:
         validate = make_enhancer_validator(
             val_maps, val_targets, divisor=net.divisor, device=device
         )
+        control = RunControl(
+            run_dir, resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60
+        )
+        control.update_record(
+            command=" ".join([sys.executable, *sys.argv]),
+            spec=spec.model_dump(mode="json"),
+            compute=compute.describe(),
+        )
         result = train_enhancer(
             net, train_maps, train_targets, validate,
             patch_shape=tuple(training.patch_shape), batch_size=training.batch_size,
             steps=args.steps or training.steps, learning_rate=training.learning_rate,
             weight_decay=training.weight_decay, loss=training.loss,
-            validate_every=training.validate_every, seed=training.seed, device=device,
+            validate_every=training.validate_every, seed=training.seed, compute=compute,
+            control=control,
         )  # fmt: skip
         history = result.history
+        record = training_record([result.record])
+        control.update_record(training=record)
         torch.save(
             {"state_dict": net.state_dict(), "history": history, "n_forests": n_forests},
             run_dir / "checkpoint.pt",
@@ -219,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         output_path=output,
         postprocessing=recipe,
         validation=validation,
+        training=record,
         overwrite=args.overwrite,
     )
     print(f"wrote {output}")

@@ -87,6 +87,14 @@ class ConfidenceRectifier:
         self.eta1: float | None = None
         self.eta0: float | None = None
 
+    def state_dict(self) -> dict[str, float | None]:
+        """The confidence levels (for checkpoints)."""
+        return {"eta1": self.eta1, "eta0": self.eta0}
+
+    def load_state_dict(self, state: dict[str, float | None]) -> None:
+        """Restore levels saved by :meth:`state_dict`."""
+        self.eta1, self.eta0 = state["eta1"], state["eta0"]
+
     @torch.no_grad()
     def update(self, p1: torch.Tensor, y1: torch.Tensor) -> None:
         """Move ``η1`` and ``η0`` towards this batch's mean confidence (Eq. 8).

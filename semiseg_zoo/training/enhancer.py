@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import RunControl
+from .compute import ComputeSettings
 from .data import RandomPatchDataset
+from .loop import TrainingResult
 from .losses import binary_loss
-from .supervised import TrainingResult, train_supervised
+from .step_batches import StepBatches
+from .supervised import train_supervised
 from .whole_image import predict_whole_image
 
 
@@ -90,6 +94,9 @@ def train_enhancer(
     validate_every: int,
     seed: int,
     device: str = "cpu",
+    compute: ComputeSettings | None = None,
+    control: RunControl | None = None,
+    stage: str = "enhancer",
     log: Callable[[str], None] = print,
 ) -> TrainingResult:
     """Train the enhancer U-Net (one sigmoid output; it never sees raw data) on random patches
@@ -99,7 +106,7 @@ def train_enhancer(
     dataset = enhancer_patches(train_maps, train_targets, patch_shape, seed=seed)
     result = train_supervised(
         net,
-        _batches(dataset, batch_size),
+        StepBatches(dataset, batch_size),
         steps=steps,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
@@ -107,12 +114,11 @@ def train_enhancer(
         validate=validate,
         validate_every=validate_every,
         device=device,
+        compute=compute,
         loss=lambda logits, target: binary_loss(logits, target, loss),
+        control=control,
+        stage=stage,
         log=log,
     )
     net.load_state_dict(result.best_state)
     return result
-
-
-def _batches(dataset: RandomPatchDataset, batch_size: int) -> Iterator:
-    return iter(torch.utils.data.DataLoader(dataset, batch_size=batch_size))

@@ -13,9 +13,7 @@ A. Tarvainen, H. Valpola: "Mean teachers are better role models", NeurIPS 2017.
 from __future__ import annotations
 
 import copy
-import math
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -25,10 +23,13 @@ from torch.nn import functional as F
 
 from semiseg_zoo.shallow import ConfidenceRectifier, rectified_bce
 
+from .checkpoint import RunControl
+from .compute import ComputeSettings
+from .loop import TrainingLoop, TrainingResult
 from .losses import dice_loss
 from .mean_teacher import ema_update
 from .soft_patches import SoftPatchDataset
-from .supervised import TrainingResult
+from .step_batches import StepBatches
 
 LossKind = Literal["bce", "dice"]
 
@@ -160,8 +161,11 @@ def train_pseudo_label_net(
     consistency: bool = True,
     teacher: nn.Module | None = None,
     device: str = "cpu",
+    compute: ComputeSettings | None = None,
     validate: Callable[[nn.Module], float] | None = None,
     validate_every: int = 250,
+    control: RunControl | None = None,
+    stage: str = "pseudo_label_net",
     log: Callable[[str], None] = print,
 ) -> TrainingResult:
     """Train ``net`` (the student ``φ_f``) on raw target images from soft pseudo-labels with a
@@ -200,8 +204,10 @@ def train_pseudo_label_net(
         Switch label rectification / the consistency term off for ablations.
     teacher:
         The teacher to update in place (default: a copy of ``net``).
-    device:
-        ``cpu`` or ``cuda``.
+    device, compute:
+        Where and in which precision to train (``compute`` wins over ``device``).
+    control:
+        Checkpoints and resume (the student, the teacher, Adam and the confidence levels).
     validate:
         Optional score to maximise (e.g. on a few labeled target images); run every
         ``validate_every`` steps and at the end, and the best weights are kept. Without it the
@@ -233,69 +239,58 @@ def train_pseudo_label_net(
         raise ValueError(f"`ema_alpha` must lie in [0, 1], got {ema_alpha}")
     rectifier = ConfidenceRectifier(rectification_momentum)
     dataset = SoftPatchDataset(images, pseudo_labels, patch_shape, seed=seed)
-    batches: Iterator = iter(torch.utils.data.DataLoader(dataset, batch_size=batch_size))
-
-    net.to(device).train()
+    compute = compute or ComputeSettings(device)
+    compute.prepare(net).train()
     teacher = copy.deepcopy(net) if teacher is None else teacher
-    teacher.to(device).eval()
+    compute.prepare(teacher).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    result = TrainingResult(_state(net), float("nan") if validate is None else float("-inf"), 0)
-    result.best_source = "student"
-    sums = {"loss": 0.0, "pseudo_label": 0.0, "consistency": 0.0}
-    count, start = 0, time.perf_counter()
-    for step in range(1, steps + 1):
-        image, target = (tensor.to(device) for tensor in next(batches))
-        logits = net.forward_logits(image)
+    scaler = compute.grad_scaler()
+
+    def train_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        image, target = compute.inputs(batch[0]), batch[1].to(compute.device)
+        with compute.autocast():
+            logits = net.forward_logits(image)
+        logits = logits.float()
         teacher_probabilities = None
         if consistency:
-            with torch.no_grad():
-                teacher_probabilities = torch.sigmoid(teacher.forward_logits(image))
+            with torch.no_grad(), compute.autocast():
+                teacher_probabilities = torch.sigmoid(teacher.forward_logits(image).float())
         terms = pseudo_label_loss(
             logits, teacher_probabilities, target, rectifier,
             kind=loss, rectify=rectify, consistency=consistency,
         )  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
+        scaler.scale(terms.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
         ema_update(teacher, net, min(ema_alpha, 1.0 - 1.0 / (step + 1)))
-        for key, value in zip(sums, terms, strict=True):
-            sums[key] += value.item()
-        count += 1
-        if step % validate_every == 0 or step == steps:
-            entry: dict[str, float] = {"step": step, **{k: v / count for k, v in sums.items()}}
-            for key in ("eta1", "eta0"):
-                if getattr(rectifier, key) is not None:
-                    entry[key] = getattr(rectifier, key)
-            if validate is not None:
-                entry["score"] = validate(net)
-                net.train()
-                if entry["score"] > result.best_score:
-                    result.best_score, result.best_step = entry["score"], step
-                    result.best_state = _state(net)
-            entry["seconds"] = time.perf_counter() - start
-            result.history.append(entry)
-            sums, count = dict.fromkeys(sums, 0.0), 0
-            log(_line(entry, steps))
+        metrics = dict(zip(("loss", "pseudo_label", "consistency"), (t.item() for t in terms),
+                           strict=True))  # fmt: skip
+        for key in ("eta1", "eta0"):
+            if getattr(rectifier, key) is not None:
+                metrics[key] = getattr(rectifier, key)
+        return metrics
+
+    loop = TrainingLoop(
+        stage=stage,
+        steps=steps,
+        validate_every=validate_every,
+        state={"net": net, "teacher": teacher, "optimizer": optimizer, "scaler": scaler,
+               "rectifier": rectifier},
+        candidates={"student": net},
+        validate=validate,
+        control=control,
+        log=log,
+        describe=compute.describe(),
+    )  # fmt: skip
+    result = loop.run(StepBatches(dataset, batch_size), train_step)
     if validate is None:
-        result.best_state, result.best_step = _state(net), steps
+        result.best_score = float("nan")
     net.load_state_dict(result.best_state)
     return result
 
 
 def _state(net: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-
-
-def _line(entry: dict[str, float], steps: int) -> str:
-    parts = [f"step {entry['step']}/{steps}", f"loss {entry['loss']:.4f}"]
-    parts.append(
-        f"(pseudo-label {entry['pseudo_label']:.4f}, consistency {entry['consistency']:.4f})"
-    )
-    if "eta1" in entry and "eta0" in entry:
-        parts.append(f"eta1 {entry['eta1']:.3f} eta0 {entry['eta0']:.3f}")
-    if "score" in entry and not math.isnan(entry["score"]):
-        parts.append(f"val score {entry['score']:.4f}")
-    parts.append(f"{entry['seconds']:.0f}s")
-    return "  ".join(parts)
