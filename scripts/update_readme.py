@@ -8,7 +8,8 @@
 - ``clustering-speed``: ``benchmarks/results/clustering_speed.json``;
 - ``builtin-affinities``: ``config.semiseg.validation`` of the built-in affinity packages;
 - ``crac-sparse``: ``benchmarks/results/crac_sparse.json``;
-- ``affinity-speed``: ``benchmarks/results/affinity_speed.json``.
+- ``affinity-speed``: ``benchmarks/results/affinity_speed.json``;
+- ``training-speed``: ``benchmarks/results/training_speed.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -406,6 +407,40 @@ def affinity_speed_table() -> str:
     return "\n".join(rows)
 
 
+TRAINING_SETTINGS = ("float32", "bfloat16", "channels_last", "bfloat16+channels_last")
+
+
+def training_speed_table() -> str:
+    path = ROOT / "benchmarks" / "results" / "training_speed.json"
+    if not path.is_file():
+        return "Not measured yet: run `.venv/bin/python benchmarks/training_speed.py`."
+    report = json.loads(path.read_text())
+    rows = [
+        "| kind | network | batch | " + " | ".join(TRAINING_SETTINGS) + " | fastest |",
+        "| --- | --- | --- | " + " | ".join("---:" for _ in TRAINING_SETTINGS) + " | --- |",
+    ]
+    for result in report["results"]:
+        kwargs = result["kwargs"]
+        net = f"{result['net']} depth {kwargs.get('depth')}, {kwargs.get('base_features')} features"
+        cells = [
+            f"{result['settings'][name]['median_s_per_step']:.3f} s "
+            f"({result['settings'][name]['speedup_vs_float32']:.2f}×)"
+            for name in TRAINING_SETTINGS
+        ]
+        batch = "×".join(str(v) for v in result["batch"])
+        rows.append(f"| {result['kind']} | {net} | {batch} | " + " | ".join(cells)
+                    + f" | {result['fastest']} |")  # fmt: skip
+    machine = report["machine"]
+    rows.append("")
+    rows.append(
+        f"Seconds per training step (median of {report['repeats']} × {report['steps_per_sample']} "
+        f"steps, settings interleaved), speed-up against float32 in brackets; "
+        f"{machine.get('cpu_model')}, {report['threads']} threads, torch {report['torch']}; "
+        f"{report['date']}, commit {report['git_commit'][:12]}."
+    )
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
@@ -419,6 +454,7 @@ def main() -> int:
     text = _section(text, "builtin-affinities", builtin_affinities_table())
     text = _section(text, "crac-sparse", crac_sparse_table())
     text = _section(text, "affinity-speed", affinity_speed_table())
+    text = _section(text, "training-speed", training_speed_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0
