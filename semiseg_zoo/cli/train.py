@@ -15,7 +15,36 @@ from .errors import fail
 from .training_options import add_schedule_arguments
 
 PROGRAM = "semiseg-train"
-KINDS = ("teacher",)
+KINDS = ("teacher", "embedding")
+
+
+def _input_arguments(parser: argparse.ArgumentParser, labels_help: str) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("Input")
+    group.add_argument("--images", type=Path, help="folder of training images")
+    group.add_argument("--labels", type=Path, help=labels_help)
+    group.add_argument("--val-images", type=Path, help="validation images (default: split off)")
+    group.add_argument("--val-labels", type=Path, help="labels of --val-images, every object")
+    group.add_argument(
+        "--val-fraction", type=float, default=0.15, help="share split off when no --val-images"
+    )
+    return group
+
+
+def _spec_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("Method and spec")
+    group.add_argument("--name", help="model name (default: the output file's stem)")
+    group.add_argument(
+        "--spec", type=Path, help="use this spec (e.g. an edited --write-spec) for the settings"
+    )
+    group.add_argument(
+        "--write-spec",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the spec from defaults (to FILE, or print it) and exit",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed of splits, patches and weights")
+    return group
 
 
 def _teacher_parser(subparsers) -> None:
@@ -29,37 +58,38 @@ def _teacher_parser(subparsers) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    group = parser.add_argument_group("Input")
-    group.add_argument("--images", type=Path, help="folder of training images")
-    group.add_argument(
-        "--labels",
-        type=Path,
-        help="folder of label images (0 background, 1..N objects), named like the images",
+    group = _input_arguments(
+        parser, "folder of label images (0 background, 1..N objects), named like the images"
     )
     group.add_argument("--unlabeled", type=Path, help="folder of images without labels")
-    group.add_argument("--val-images", type=Path, help="validation images (default: split off)")
-    group.add_argument("--val-labels", type=Path, help="labels of --val-images")
-    group.add_argument(
-        "--val-fraction", type=float, default=0.15, help="share split off when no --val-images"
-    )
-    group = parser.add_argument_group("Method and spec")
+    group = _spec_arguments(parser)
     group.add_argument(
         "--method",
         choices=["supervised", "actis", "inconsistency"],
         help="default: actis with --unlabeled, else supervised",
     )
-    group.add_argument("--name", help="model name (default: the output file's stem)")
-    group.add_argument(
-        "--spec", type=Path, help="use this spec (e.g. an edited --write-spec) for the settings"
+    _common(parser)
+
+
+def _embedding_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "embedding",
+        help="SPOCO pixel embeddings + clustering; labels may annotate only some objects",
+        description=(
+            "Train a SPOCO pixel-embedding U-Net. With --sparse the label images annotate only "
+            "some objects (0 = not annotated); validation then needs images with every object "
+            "labeled (--val-images/--val-labels)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    group = _input_arguments(
+        parser,
+        "folder of label images (1..N objects; 0 background, or not annotated with --sparse)",
     )
     group.add_argument(
-        "--write-spec",
-        nargs="?",
-        const="-",
-        metavar="FILE",
-        help="write the spec from defaults (to FILE, or print it) and exit",
+        "--sparse", action="store_true", help="the labels annotate only some of the objects"
     )
-    group.add_argument("--seed", type=int, default=0, help="seed of splits, patches and weights")
+    _spec_arguments(parser)
     _common(parser)
 
 
@@ -92,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     _teacher_parser(subparsers)
+    _embedding_parser(subparsers)
     return parser
 
 
@@ -131,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     from semiseg_zoo.spec import SpecError
     from semiseg_zoo.training.folders import TrainingDataError
 
+    command = [PROGRAM, *(sys.argv[1:] if argv is None else argv)]
+    train = {"teacher": _train_teacher, "embedding": _train_embedding}[args.kind]
     try:
-        return _train_teacher(args, sys.argv[1:] if argv is None else argv)
+        return train(args, command)
     except KeyboardInterrupt as stop:  # also TrainingInterrupted, after its checkpoint
         message = str(stop) or "interrupted; rerun the same command with --resume to continue"
         print(f"{PROGRAM}: {message}", file=sys.stderr)
@@ -166,10 +199,8 @@ def _log_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _train_teacher(args: argparse.Namespace, argv: list[str]) -> int:
+def _train_teacher(args: argparse.Namespace, command: list[str]) -> int:
     """Folders (or a spec) → data and spec → resumable training → tuned, exported package."""
-    import yaml
-
     from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
     from semiseg_zoo.training.budget import seconds_per_step, steps_for_budget
     from semiseg_zoo.training.run_files import compute_from_args
@@ -217,13 +248,7 @@ def _train_teacher(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         data = load_teacher_data(spec, args.data_root or data_root())
     if args.write_spec is not None:
-        text = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
-        if args.write_spec == "-":
-            print(text, end="")
-        else:
-            Path(args.write_spec).write_text(text)
-            _log(f"wrote {args.write_spec}; edit it and train with --spec {args.write_spec}")
-        return 0
+        return _write_spec(spec, args.write_spec)
     _log(f"{data.describe()}")
     _log(
         f"method {spec.training.mode}: "
@@ -265,9 +290,99 @@ def _train_teacher(args: argparse.Namespace, argv: list[str]) -> int:
         schedule=TeacherSchedule(compute, steps=steps, actis_steps=actis_steps,
                                  workers=args.workers),
         resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60,
-        overwrite=args.overwrite, command=[PROGRAM, *argv],
+        overwrite=args.overwrite, command=command,
         progress=not args.no_progress, log=_log,
     )  # fmt: skip
+    _log(f"{PROGRAM}: wrote {output}; run `semiseg-predict images/ -o out/ --model {output}`")
+    return 0
+
+
+def _write_spec(spec, where: str) -> int:
+    """``--write-spec``: print the spec, or write it to ``where``."""
+    import yaml
+
+    text = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    if where == "-":
+        print(text, end="")
+    else:
+        Path(where).write_text(text)
+        _log(f"wrote {where}; edit it and train with --spec {where}")
+    return 0
+
+
+def _train_embedding(args: argparse.Namespace, command: list[str]) -> int:
+    """Folders (or a spec) → SPOCO training → the best clustering on validation → package."""
+    from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
+    from semiseg_zoo.training.budget import seconds_per_step, steps_for_budget
+    from semiseg_zoo.training.embedding_job import EmbeddingJob, run_embedding_job
+    from semiseg_zoo.training.embedding_steps import build_net, load_split
+    from semiseg_zoo.training.embedding_user_data import (
+        DEFAULT_STEPS,
+        EmbeddingFolders,
+        default_embedding_spec,
+        load_embedding_folders,
+    )
+    from semiseg_zoo.training.run_files import compute_from_args
+
+    name = _model_name(args)
+    log = _log_to_stderr if args.write_spec == "-" else _log
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        if not isinstance(spec, EmbeddingSpec):
+            raise UsageError(f"{args.spec} is a {spec.kind} spec; `semiseg-train embedding` "
+                             "needs an embedding spec")  # fmt: skip
+    if args.images is not None:
+        folders = EmbeddingFolders(
+            args.images, args.labels, args.sparse, args.val_images, args.val_labels,
+            args.val_fraction,
+        )  # fmt: skip
+        log(f"checking {folders.images} and {folders.labels}")
+        train_items, val_items, channels = load_embedding_folders(folders, args.seed)
+        if args.spec is None:
+            smallest = min(min(item.image.shape[1:]) for item in train_items)
+            spec = default_embedding_spec(
+                name, channels=channels, folders=folders, n_train=len(train_items),
+                n_val=len(val_items), steps=args.steps or DEFAULT_STEPS,
+                patch=192 if smallest >= 192 else 128 if smallest >= 128 else 64, seed=args.seed,
+            )  # fmt: skip
+    else:
+        train_items, val_items = load_split(spec, args.data_root or data_root())
+    if args.write_spec is not None:
+        return _write_spec(spec, args.write_spec)
+    sparse = spec.training.train.sparse or spec.training.object_fraction is not None
+    _log(
+        "labels cover only some objects: SPOCO's positive-unlabeled loss (pull/push and the "
+        "single-object Dice on the annotated objects, the unlabeled push term and embedding "
+        "consistency with the momentum network elsewhere); unannotated pixels are never taken "
+        "as background"
+        if sparse
+        else "every object is labeled: SPOCO's discriminative loss (pull, push, single-object "
+        "Dice, background as one instance) and embedding consistency with the momentum network"
+    )
+    compute = compute_from_args(args)
+    steps = args.steps
+    if args.time_budget is not None:
+        training = spec.training
+        batch = [training.batch_size, spec.input.channels, *training.patch_shape]
+        # The momentum network's forward pass and the loss add about 40 % to a plain step.
+        per_step = 1.4 * seconds_per_step(build_net(spec), batch, compute)
+        steps = steps_for_budget(args.time_budget * 60, [per_step])
+        _log(f"time budget {args.time_budget:g} min: about {per_step:.3f} s per step here, so "
+             f"{steps} steps")  # fmt: skip
+    if steps is not None:
+        training = EmbeddingTrainingSpec.model_validate(
+            {**spec.training.model_dump(), "steps": steps}
+        )
+        spec = spec.model_copy(update={"training": training})
+    output = args.output
+    job = EmbeddingJob(
+        args.run_dir or output.with_name(output.stem + ".run"), output, compute,
+        resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60,
+        overwrite=args.overwrite, workers=args.workers,
+        log_every=max(1, min(250, spec.training.steps // 10)), command=command,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    run_embedding_job(spec, train_items, val_items, job, log=_log)
     _log(f"{PROGRAM}: wrote {output}; run `semiseg-predict images/ -o out/ --model {output}`")
     return 0
 

@@ -176,3 +176,44 @@ def test_a_short_run_exports_a_package_and_resumes_to_the_same_end(tmp_path, cap
     # The same command with --resume finds the finished stage and only exports again.
     assert main([*argv, "--resume", "--overwrite"]) == 0
     assert "baseline-0: finished earlier (step 12)" in capsys.readouterr().out
+
+
+def _embedding_args(images: Path, labels: Path, output: Path, *extra: str) -> list[str]:
+    return ["embedding", "--images", str(images), "--labels", str(labels), "-o", str(output),
+            "--no-progress", *extra]  # fmt: skip
+
+
+def test_sparse_embedding_labels_need_dense_validation(tmp_path, capsys) -> None:
+    images, labels = _folders(tmp_path, n=3)
+    err = _error(capsys, _embedding_args(images, labels, tmp_path / "e.zip", "--sparse"))
+    assert "--sparse labels annotate only some objects" in err
+    assert "give --val-images and --val-labels with every object labeled" in err
+
+
+def test_embedding_spec_from_defaults(tmp_path, capsys) -> None:
+    images, labels = _folders(tmp_path / "train", n=3, size=160)
+    val_images, val_labels = _folders(tmp_path / "val", n=2, size=160)
+    spec_path = tmp_path / "spec.yaml"
+    argv = _embedding_args(images, labels, tmp_path / "leaves.zip", "--sparse", "--val-images",
+                           str(val_images), "--val-labels", str(val_labels), "--write-spec",
+                           str(spec_path))  # fmt: skip
+    assert main(argv) == 0
+    spec = load_spec(spec_path)
+    assert spec.kind == "embedding" and spec.name == "leaves"
+    assert spec.training.train.sparse and spec.training.val_data is not None
+    assert spec.training.patch_shape == [128, 128]  # 160² images
+    assert spec.architecture.kwargs["out_channels"] == 16
+
+
+@pytest.mark.slow
+def test_a_short_embedding_run_exports_a_package(tmp_path, capsys) -> None:
+    images, labels = _folders(tmp_path, n=4, size=128)
+    output = tmp_path / "nuclei-embedding.zip"
+    assert main(_embedding_args(images, labels, output, "--steps", "4", "--threads", "1")) == 0
+    out = capsys.readouterr().out
+    assert "every object is labeled: SPOCO's discriminative loss" in out
+    with zipfile.ZipFile(output) as archive:
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+    semiseg = rdf["config"]["semiseg"]
+    assert semiseg["kind"] == "embedding" and semiseg["training"]["steps"] == 4
+    assert semiseg["postprocessing"]["method"] in ("embedding_mws", "mean_shift")
