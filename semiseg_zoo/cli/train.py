@@ -15,7 +15,7 @@ from .errors import fail
 from .training_options import add_schedule_arguments
 
 PROGRAM = "semiseg-train"
-KINDS = ("teacher", "embedding")
+KINDS = ("teacher", "embedding", "affinity")
 
 
 def _input_arguments(parser: argparse.ArgumentParser, labels_help: str) -> argparse._ArgumentGroup:
@@ -93,6 +93,28 @@ def _embedding_parser(subparsers) -> None:
     _common(parser)
 
 
+def _affinity_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "affinity",
+        help="CRAC affinities + mutex/agglomerated watershed from sparse instances, 2D or 3D",
+        description=(
+            "Train CRAC affinity networks (implicit + explicit, cross-supervised) on label "
+            "images that annotate only some objects (0 = not annotated), 2D images or 3D "
+            "volumes. Validation needs images with every object labeled (--val-images/"
+            "--val-labels), unless --dense."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    group = _input_arguments(
+        parser, "folder of label images (1..N annotated objects, 0 = not annotated), 2D or 3D"
+    )
+    group.add_argument(
+        "--dense", action="store_true", help="every object of the training labels is annotated"
+    )
+    _spec_arguments(parser)
+    _common(parser)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Output")
     group.add_argument("-o", "--output", type=Path, help="package zip to write")
@@ -123,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     _teacher_parser(subparsers)
     _embedding_parser(subparsers)
+    _affinity_parser(subparsers)
     return parser
 
 
@@ -163,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     from semiseg_zoo.training.folders import TrainingDataError
 
     command = [PROGRAM, *(sys.argv[1:] if argv is None else argv)]
-    train = {"teacher": _train_teacher, "embedding": _train_embedding}[args.kind]
+    train = {"teacher": _train_teacher, "embedding": _train_embedding,
+             "affinity": _train_affinity}[args.kind]  # fmt: skip
     try:
         return train(args, command)
     except KeyboardInterrupt as stop:  # also TrainingInterrupted, after its checkpoint
@@ -301,7 +325,8 @@ def _write_spec(spec, where: str) -> int:
     """``--write-spec``: print the spec, or write it to ``where``."""
     import yaml
 
-    text = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    # None is a value here (e.g. `annotated_fraction: null`), not an absent field.
+    text = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
     if where == "-":
         print(text, end="")
     else:
@@ -383,6 +408,78 @@ def _train_embedding(args: argparse.Namespace, command: list[str]) -> int:
         progress=not args.no_progress,
     )  # fmt: skip
     run_embedding_job(spec, train_items, val_items, job, log=_log)
+    _log(f"{PROGRAM}: wrote {output}; run `semiseg-predict images/ -o out/ --model {output}`")
+    return 0
+
+
+def _train_affinity(args: argparse.Namespace, command: list[str]) -> int:
+    """Folders (or a spec) → CRAC training → the best net and recipe on validation → package."""
+    from semiseg_zoo.spec import AffinitySpec, AffinityTrainingSpec, data_root, load_spec
+    from semiseg_zoo.training.affinity_job import AffinityJob, run_affinity_job
+    from semiseg_zoo.training.affinity_steps import implicit_net, load_split
+    from semiseg_zoo.training.affinity_user_data import (
+        DEFAULT_STEPS,
+        AffinityFolders,
+        default_affinity_spec,
+        load_affinity_folders,
+    )
+    from semiseg_zoo.training.budget import seconds_per_step, steps_for_budget
+    from semiseg_zoo.training.run_files import compute_from_args
+
+    name = _model_name(args)
+    log = _log_to_stderr if args.write_spec == "-" else _log
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        if not isinstance(spec, AffinitySpec):
+            raise UsageError(f"{args.spec} is a {spec.kind} spec; `semiseg-train affinity` "
+                             "needs an affinity spec")  # fmt: skip
+    if args.images is not None:
+        folders = AffinityFolders(
+            args.images, args.labels, args.val_images, args.val_labels, args.dense,
+            args.val_fraction,
+        )  # fmt: skip
+        log(f"checking {folders.images} and {folders.labels}")
+        split, ndim, channels = load_affinity_folders(folders, args.seed)
+        if args.spec is None:
+            spec = default_affinity_spec(
+                name, ndim=ndim, channels=channels, folders=folders, split=split,
+                steps=args.steps or DEFAULT_STEPS[ndim], seed=args.seed,
+            )  # fmt: skip
+    else:
+        split = load_split(spec, args.data_root or data_root())
+    if args.write_spec is not None:
+        return _write_spec(spec, args.write_spec)
+    _log(
+        "labels cover only some objects: CRAC (an implicit affinity network and an explicit "
+        "one, the cosine of pixel embeddings, supervised on the annotated pairs and "
+        "cross-supervised on each other's confident affinities elsewhere)"
+        if split.sparse or spec.training.annotated_fraction is not None
+        else "every object is labeled: CRAC's two networks, supervised on every pair"
+    )
+    compute = compute_from_args(args)
+    steps = args.steps
+    if args.time_budget is not None:
+        training = spec.training
+        batch = [training.batch_size, spec.input.channels, *training.patch_shape]
+        # Two networks of about the same size train side by side.
+        per_step = 2.0 * seconds_per_step(implicit_net(spec), batch, compute)
+        steps = steps_for_budget(args.time_budget * 60, [per_step])
+        _log(f"time budget {args.time_budget:g} min: about {per_step:.3f} s per step here, so "
+             f"{steps} steps")  # fmt: skip
+    if steps is not None:
+        training = AffinityTrainingSpec.model_validate(
+            {**spec.training.model_dump(), "steps": steps}
+        )
+        spec = spec.model_copy(update={"training": training})
+    output = args.output
+    job = AffinityJob(
+        args.run_dir or output.with_name(output.stem + ".run"), output, compute,
+        resume=args.resume, checkpoint_every_s=args.checkpoint_every * 60,
+        overwrite=args.overwrite, workers=args.workers,
+        log_every=max(1, min(250, spec.training.steps // 10)), command=command,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    run_affinity_job(spec, split, job, log=_log)
     _log(f"{PROGRAM}: wrote {output}; run `semiseg-predict images/ -o out/ --model {output}`")
     return 0
 

@@ -497,10 +497,20 @@ class AffinityTrainingSpec(_Strict):
     with cross-supervision; ``vanilla`` trains the implicit net alone on the sparse labels.
     """
 
-    data: VolumeDataSpec
+    data: VolumeDataSpec | None = Field(
+        None, description="one stack or volume split into training and validation parts"
+    )
+    train: InstanceDataSpec | None = Field(
+        None, description="or: training images and labels (``sparse``: 0 = not annotated)"
+    )
+    val_data: InstanceDataSpec | None = Field(
+        None, description="with ``train``: validation images with every object labeled"
+    )
     val: str = Field(description="description of the validation data")
     data_description: str
-    annotated_fraction: float | None = Field(0.1, gt=0, le=1, description="None: dense labels")
+    annotated_fraction: float | None = Field(
+        0.1, gt=0, le=1, description="None: the labels as given (dense, or sparse `train`)"
+    )
     mode: Literal["crac", "vanilla"] = "crac"
     embedding_dim: int = Field(16, ge=2)
     loss: CracLossSpec = CracLossSpec()
@@ -521,6 +531,16 @@ class AffinityTrainingSpec(_Strict):
     postprocessing: list[AffinityPostprocessingSpec] = Field(
         min_length=1, description="recipes tried on validation; the best is packaged"
     )
+
+    @model_validator(mode="after")
+    def _one_data_source(self) -> AffinityTrainingSpec:
+        if (self.data is None) == (self.train is None):
+            raise ValueError("give either `data` (one split stack) or `train` with `val_data`")
+        if self.train is not None and self.val_data is None:
+            raise ValueError(
+                "`train` needs `val_data`: validation images with every object labeled"
+            )
+        return self
 
 
 class _ModelSpecBase(_Strict):

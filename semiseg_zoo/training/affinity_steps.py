@@ -14,7 +14,7 @@ from torch import nn
 from semiseg_zoo.evaluation import adapted_rand_error, instance_scores, variation_of_information
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import AffinitySpec, ScaleRange
-from semiseg_zoo.training.instance_data import training_labels
+from semiseg_zoo.training.instance_data import load_instance_images, training_labels
 from semiseg_zoo.training.volume_data import VolumeSplit, load_volume_split
 from semiseg_zoo.training.whole_image import predict_whole_image
 
@@ -71,7 +71,8 @@ def exported_spec(spec: AffinitySpec, net_name: str) -> AffinitySpec:
 
 
 def load_split(spec: AffinitySpec, root: Path) -> VolumeSplit:
-    """Training and validation parts of the spec's data."""
+    """Training and validation parts of the spec's data: one split stack (``data``), or
+    training and validation images (``train``, ``val_data``)."""
     data = spec.training.data
     norm = spec.input.preprocessing
     percentiles = (
@@ -79,6 +80,18 @@ def load_split(spec: AffinitySpec, root: Path) -> VolumeSplit:
         if isinstance(norm, ScaleRange)
         else {}
     )
+    if data is None:
+        train, val = spec.training.train, spec.training.val_data
+        shape = {"channels": spec.input.channels, "n_spatial": len(spec.input.axes) - 2}
+        train_items = load_instance_images(
+            root, train.images, train.labels, sparse=train.sparse, **shape, **percentiles
+        )
+        val_items = load_instance_images(root, val.images, val.labels, **shape, **percentiles)
+        return VolumeSplit(
+            [item.image for item in train_items], [item.labels for item in train_items],
+            [item.image for item in val_items], [item.labels for item in val_items],
+            sparse=train.sparse,
+        )  # fmt: skip
     return load_volume_split(
         root, data.raw, data.labels, labels_are=data.labels_are, split_axis=data.split_axis,
         split_at=data.split_at, n_spatial=len(spec.input.axes) - 2, val_crop=data.val_crop,
@@ -87,17 +100,18 @@ def load_split(spec: AffinitySpec, root: Path) -> VolumeSplit:
 
 
 def sparse_labels(
-    labels: list[np.ndarray], fraction: float | None, seed: int
+    labels: list[np.ndarray], fraction: float | None, seed: int, *, annotated_only: bool = False
 ) -> tuple[list[np.ndarray], dict[str, int]]:
     """A seeded ``fraction`` of each image's instances annotated (``-1`` elsewhere, background
-    included), or all of them with background (``None``), and the counts."""
+    included), or all of them with background (``None``), and the counts. ``annotated_only``:
+    the labels are already sparse (0 = not annotated, which becomes ``-1``)."""
     sparse, available, annotated = [], 0, 0
     for i, label in enumerate(labels):
         rng = np.random.default_rng([seed, 8, i])
-        if fraction is None:
+        if fraction is None and not annotated_only:
             result = label.astype(np.int64)
         else:
-            result = training_labels(label, fraction=fraction, rng=rng)
+            result = training_labels(label, fraction=fraction, rng=rng, sparse=annotated_only)
         sparse.append(result)
         available += len(np.unique(label[label > 0]))
         annotated += len(np.unique(result[result > 0]))

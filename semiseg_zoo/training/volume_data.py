@@ -20,13 +20,16 @@ from .step_batches import PatchSampler
 
 @dataclass
 class VolumeSplit:
-    """Normalised float32 images ``(C, [Z,] Y, X)`` and dense instance labels (int64, ids unique
-    within each list, 0 = background) of the training and validation parts."""
+    """Normalised float32 images ``(C, [Z,] Y, X)`` and instance labels (int64, ids unique
+    within each list, 0 = background; training labels 0 = not annotated if ``sparse``) of the
+    training and validation parts."""
 
     train_images: list[np.ndarray]
     train_labels: list[np.ndarray]
     val_images: list[np.ndarray]
     val_labels: list[np.ndarray]
+    #: The training labels annotate only some objects (0 = not annotated, not background).
+    sparse: bool = False
 
 
 def instances_per_slice(labels: np.ndarray, *, interior: bool) -> np.ndarray:

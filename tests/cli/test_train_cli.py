@@ -217,3 +217,72 @@ def test_a_short_embedding_run_exports_a_package(tmp_path, capsys) -> None:
     semiseg = rdf["config"]["semiseg"]
     assert semiseg["kind"] == "embedding" and semiseg["training"]["steps"] == 4
     assert semiseg["postprocessing"]["method"] in ("embedding_mws", "mean_shift")
+
+
+def _volumes(root: Path, n: int = 2, sparse: bool = False) -> tuple[Path, Path]:
+    """Folders of (8, 64, 64) volumes of synthetic nuclei slices (labels unique per volume);
+    ``sparse`` keeps every third object."""
+    images, labels = root / "images", root / "labels"
+    images.mkdir(parents=True)
+    labels.mkdir()
+    for v in range(n):
+        pairs = [synthetic_nuclei((64, 64), n_objects=4, seed=10 * v + z) for z in range(8)]
+        volume = np.stack([p[0] for p in pairs])
+        label = np.stack([np.where(p[1] > 0, p[1] + 10 * z, 0) for z, p in enumerate(pairs)])
+        if sparse:
+            ids = np.unique(label[label > 0])
+            label = np.where(np.isin(label, ids[::3]), label, 0)
+        tifffile.imwrite(images / f"vol{v}.tif", volume)
+        tifffile.imwrite(labels / f"vol{v}.tif", label.astype(np.uint16))
+    return images, labels
+
+
+def _affinity_args(images: Path, labels: Path, output: Path, *extra: str) -> list[str]:
+    return ["affinity", "--images", str(images), "--labels", str(labels), "-o", str(output),
+            "--no-progress", *extra]  # fmt: skip
+
+
+def test_sparse_affinity_labels_need_dense_validation(tmp_path, capsys) -> None:
+    images, labels = _volumes(tmp_path, sparse=True)
+    err = _error(capsys, _affinity_args(images, labels, tmp_path / "a.zip"))
+    assert "the labels annotate only some objects (CRAC's setting)" in err
+
+
+def test_mixed_2d_and_3d_affinity_images_are_refused(tmp_path, capsys) -> None:
+    images, labels = _volumes(tmp_path, sparse=True)
+    image, label = synthetic_nuclei((64, 64), n_objects=4, seed=3)
+    tifffile.imwrite(images / "zz_flat.tif", image)
+    tifffile.imwrite(labels / "zz_flat.tif", label.astype(np.uint16))
+    err = _error(capsys, _affinity_args(images, labels, tmp_path / "a.zip", "--dense"))
+    assert "is 2D with 1 channel(s) but the first image is 3D" in err
+
+
+def test_affinity_spec_from_defaults_in_3d(tmp_path) -> None:
+    images, labels = _volumes(tmp_path / "train", sparse=True)
+    val_images, val_labels = _volumes(tmp_path / "val", n=1)
+    spec_path = tmp_path / "spec.yaml"
+    argv = _affinity_args(images, labels, tmp_path / "organelles.zip", "--val-images",
+                          str(val_images), "--val-labels", str(val_labels), "--write-spec",
+                          str(spec_path))  # fmt: skip
+    assert main(argv) == 0
+    spec = load_spec(spec_path)
+    assert spec.kind == "affinity" and spec.input.axes == "bczyx"
+    assert spec.architecture.name == "UNet3d" and len(spec.offsets) == 10
+    assert spec.training.train.sparse and spec.training.annotated_fraction is None
+    assert spec.training.patch_shape == [8, 64, 64]
+
+
+@pytest.mark.slow
+def test_a_short_3d_affinity_run_exports_a_package(tmp_path, capsys) -> None:
+    images, labels = _volumes(tmp_path / "train", sparse=True)
+    val_images, val_labels = _volumes(tmp_path / "val", n=1)
+    output = tmp_path / "organelles.zip"
+    argv = _affinity_args(images, labels, output, "--val-images", str(val_images),
+                          "--val-labels", str(val_labels), "--steps", "3", "--threads", "1")  # fmt: skip
+    assert main(argv) == 0
+    assert "labels cover only some objects: CRAC" in capsys.readouterr().out
+    with zipfile.ZipFile(output) as archive:
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+    semiseg = rdf["config"]["semiseg"]
+    assert semiseg["kind"] == "affinity" and semiseg["training"]["steps"] == 3
+    assert len(semiseg["offsets"]) == 10
