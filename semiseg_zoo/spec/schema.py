@@ -318,8 +318,9 @@ class FeatureSpec(_Strict):
 
 class SourceData(_Strict):
     """Densely labeled source data, relative to the data root: a stack (``raw`` and ``labels``
-    tif files of the same shape, used slice by slice) or an ``images/``+``labels/`` folder (only
-    ``raw`` given). ``positive`` says which label values form the target class: ``nonzero``
+    tif files of the same shape, used slice by slice), two folders (``raw`` images and
+    ``labels`` images matched by name) or an ``images/``+``labels/`` folder (only ``raw``
+    given). ``positive`` says which label values form the target class: ``nonzero``
     (instances or a 0/1 mask: foreground) or ``zero`` (ISBI-style 0 = membrane: boundaries)."""
 
     raw: str

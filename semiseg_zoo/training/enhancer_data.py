@@ -12,6 +12,7 @@ from skimage.segmentation import find_boundaries
 
 from semiseg_zoo.spec import SourceData
 
+from .folders import pair_files, read_labelled
 from .normalize import scale_range
 
 
@@ -51,8 +52,23 @@ def _gray(image: np.ndarray, path: Path) -> np.ndarray:
     return image
 
 
+def _from_folders(images: Path, labels: Path, source: SourceData) -> list[SourceImage]:
+    """Images and label images matched by name (any readable format), all checked first."""
+    items = read_labelled(pair_files(images, labels), spatial_dims=2)
+    return [
+        SourceImage(
+            item.name,
+            scale_range(item.image.mean(axis=0)),
+            binary_target(item.labels, source),
+            instances_of(item.labels, source),
+        )
+        for item in items
+    ]
+
+
 def load_source_images(source: SourceData, root: Path) -> list[SourceImage]:
-    """Read a stack (``raw`` + ``labels`` tifs, slice by slice) or an ``images/``+``labels/``
+    """Read a stack (``raw`` + ``labels`` tifs, slice by slice), two folders of images and
+    label images matched by name (``raw`` + ``labels`` folders) or an ``images/``+``labels/``
     folder (``raw`` only) below ``root``.
 
     Raises
@@ -63,6 +79,8 @@ def load_source_images(source: SourceData, root: Path) -> list[SourceImage]:
         If a label image does not match its image.
     """
     raw_path = root / source.raw
+    if source.labels is not None and (root / source.labels).is_dir():
+        return _from_folders(raw_path, root / source.labels, source)
     if source.labels is not None:
         label_path = root / source.labels
         for path in (raw_path, label_path):

@@ -286,3 +286,42 @@ def test_a_short_3d_affinity_run_exports_a_package(tmp_path, capsys) -> None:
     semiseg = rdf["config"]["semiseg"]
     assert semiseg["kind"] == "affinity" and semiseg["training"]["steps"] == 3
     assert len(semiseg["offsets"]) == 10
+
+
+def _enhancer_args(images: Path, labels: Path, output: Path, *extra: str) -> list[str]:
+    return ["enhancer", "--images", str(images), "--labels", str(labels), "-o", str(output),
+            "--no-progress", *extra]  # fmt: skip
+
+
+def test_enhancer_needs_images_to_hold_out(tmp_path, capsys) -> None:
+    images, labels = _folders(tmp_path, n=1)
+    err = _error(capsys, _enhancer_args(images, labels, tmp_path / "e.zip"))
+    assert f"{images} has 1 labeled image(s); the enhancer needs more than 1" in err
+
+
+def test_enhancer_spec_from_defaults(tmp_path) -> None:
+    images, labels = _folders(tmp_path, n=7)
+    spec_path = tmp_path / "spec.yaml"
+    argv = _enhancer_args(images, labels, tmp_path / "membranes.zip", "--target", "boundaries",
+                          "--forests", "12", "--write-spec", str(spec_path))  # fmt: skip
+    assert main(argv) == 0
+    spec = load_spec(spec_path)
+    assert spec.kind == "enhancer" and "shallow2deep" in spec.tags
+    assert spec.training.source.boundaries_of_instances
+    assert spec.postprocessing.method == "distance_watershed"
+    assert (spec.training.n_forests, spec.training.val_images) == (12, 1)
+
+
+@pytest.mark.slow
+def test_a_short_enhancer_run_exports_a_package(tmp_path, capsys) -> None:
+    images, labels = _folders(tmp_path, n=4, size=96)
+    output = tmp_path / "nuclei-enhancer.zip"
+    argv = _enhancer_args(images, labels, output, "--steps", "4", "--forests", "3",
+                          "--threads", "1")  # fmt: skip
+    assert main(argv) == 0
+    assert "shallow2deep: 3 Random Forests" in capsys.readouterr().out
+    with zipfile.ZipFile(output) as archive:
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+    semiseg = rdf["config"]["semiseg"]
+    assert semiseg["kind"] == "enhancer" and semiseg["training"]["steps"] == 4
+    assert "shallow2deep" in rdf["tags"]
