@@ -17,10 +17,9 @@ from pathlib import Path
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
-from semiseg_zoo.training import TrainingInterrupted
 from semiseg_zoo.training.embedding_job import EmbeddingJob, export, run_embedding_job
 from semiseg_zoo.training.embedding_steps import load_checkpoint, load_split
-from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,13 +76,7 @@ def resolved_spec(spec: EmbeddingSpec, args: argparse.Namespace) -> EmbeddingSpe
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stdout.reconfigure(line_buffering=True)
-    args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except TrainingInterrupted as stop:
-        print(stop, file=sys.stderr)
-        return 130
+    return run_script(_main, build_parser(), argv)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -30,7 +30,6 @@ import tifffile
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import EnhancerSpec, data_root, default_pseudo_label_net_name, load_spec
-from semiseg_zoo.training import TrainingInterrupted
 from semiseg_zoo.training.enhancer_data import load_source_images
 from semiseg_zoo.training.enhancer_job import EnhancerJob, run_enhancer_job
 from semiseg_zoo.training.pseudo_label_steps import (
@@ -41,7 +40,7 @@ from semiseg_zoo.training.pseudo_label_steps import (
     pseudo_label_training,
     sample_raw_input,
 )
-from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,13 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stdout.reconfigure(line_buffering=True)
-    args = build_parser().parse_args(argv)
-    try:
-        return _main(args)
-    except TrainingInterrupted as stop:
-        print(stop, file=sys.stderr)
-        return 130
+    return run_script(_main, build_parser(), argv)
 
 
 def _main(args: argparse.Namespace) -> int:

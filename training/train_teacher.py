@@ -24,8 +24,7 @@ from pathlib import Path
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
-from semiseg_zoo.training import TrainingInterrupted
-from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite
+from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 from semiseg_zoo.training.teacher import TeacherSchedule, load_teacher_data, run_teacher_job
 
 
@@ -50,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file at once
-    args = build_parser().parse_args(argv)
+    return run_script(_main, build_parser(), argv)
+
+
+def _main(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if not isinstance(spec, TeacherSpec):
         raise SystemExit(f"{args.spec}: this script trains teacher specs, got kind {spec.kind!r}")
@@ -79,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
             from_checkpoint=args.from_checkpoint,
             command=[sys.executable, *sys.argv],
         )
-    except TrainingInterrupted as stop:
-        print(stop, file=sys.stderr)
-        return 130
     except (FileExistsError, ValueError) as error:
         raise SystemExit(f"train_teacher.py: error: {error}") from None
     return 0

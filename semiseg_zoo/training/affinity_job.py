@@ -5,10 +5,7 @@ spec scored with each network on validation, export of the best."""
 from __future__ import annotations
 
 import json
-import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +26,8 @@ from .affinity_steps import (
     score,
     sparse_labels,
 )
-from .checkpoint import RunControl
-from .compute import ComputeSettings
 from .crac import CracWeights, train_crac
+from .job import JobSettings, export_trained, start_run
 from .recipe_scores import score_recipes
 from .run_record import training_record
 from .step_batches import StepBatches
@@ -40,22 +36,8 @@ from .volume_data import SparseInstancePatchDataset, VolumeSplit
 Log = Callable[[str], None]
 
 
-@dataclass
-class AffinityJob:
-    """Where an affinity job writes, and how it trains."""
-
-    run_dir: Path
-    output: Path
-    compute: ComputeSettings
-    resume: bool = False
-    checkpoint_every_s: float = 180.0
-    overwrite: bool = False
-    workers: int = 0
-    log_every: int = 100
-    command: Sequence[str] | None = None
-    progress: bool = False
-    from_checkpoint: Path | None = None
-    export: bool = True
+#: An affinity job needs nothing beyond the common settings.
+AffinityJob = JobSettings
 
 
 def sample_input(spec: AffinitySpec) -> np.ndarray:
@@ -134,17 +116,7 @@ def run_affinity_job(
         )  # fmt: skip
         loss = training.loss
         crac = training.mode == "crac"
-        control = RunControl(
-            run_dir,
-            resume=job.resume,
-            checkpoint_every_s=job.checkpoint_every_s,
-            progress=job.progress,
-        )
-        control.update_record(
-            command=" ".join(job.command or [sys.executable, *sys.argv]),
-            spec=spec.model_dump(mode="json"),
-            compute=job.compute.describe(),
-        )
+        control = start_run(job, spec)
         result = train_crac(
             implicit_net(spec), explicit_net(spec) if crac else None,
             StepBatches(patches, training.batch_size, workers=job.workers), spec.offsets,
@@ -227,24 +199,13 @@ def export(
     log: Log = print,
 ) -> Path:
     """Export the best network of ``report`` with its recipe and validation scores."""
-    from semiseg_zoo.export import export_package
-
     best = next(row for row in report["postprocessing"] if row["name"] == report["best"])
-    start = time.perf_counter()
-    path = export_package(
-        nets[best["net"]].cpu().eval(),
-        exported_spec(spec, best["net"]),
-        sample_input=sample_input(spec),
-        output_path=output,
-        postprocessing=best["recipe"],
-        validation=report["validation"],
-        training=report.get("training"),
-        overwrite=overwrite,
-    )
-    log(
-        f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s"
-    )
-    return path
+    return export_trained(
+        nets[best["net"]], exported_spec(spec, best["net"]), output,
+        sample_input=sample_input(spec), postprocessing=best["recipe"],
+        validation=report["validation"], training=report.get("training"), overwrite=overwrite,
+        log=log,
+    )  # fmt: skip
 
 
 __all__ = ["AffinityJob", "export", "run_affinity_job", "sample_input", "supervision_text"]

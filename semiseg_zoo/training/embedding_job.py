@@ -4,9 +4,7 @@ validation curve, every clustering recipe of the spec scored on validation, expo
 from __future__ import annotations
 
 import json
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,6 @@ import torch
 from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import EmbeddingSpec
 
-from .checkpoint import RunControl
-from .compute import ComputeSettings
 from .embedding import train_embedding
 from .embedding_steps import (
     best_recipe,
@@ -31,6 +27,7 @@ from .embedding_steps import (
     spoco_weights,
 )
 from .instance_data import InstanceImage, InstancePatchDataset
+from .job import JobSettings, export_trained, start_run
 from .recipe_scores import score_recipes
 from .run_record import training_record
 from .step_batches import StepBatches
@@ -41,22 +38,11 @@ Log = Callable[[str], None]
 
 
 @dataclass
-class EmbeddingJob:
+class EmbeddingJob(JobSettings):
     """Where an embedding job writes, and how it trains."""
 
-    run_dir: Path
-    output: Path
-    compute: ComputeSettings
-    resume: bool = False
-    checkpoint_every_s: float = 180.0
-    overwrite: bool = False
-    workers: int = 0
-    log_every: int = 250
-    command: Sequence[str] | None = None
-    progress: bool = False
-    from_checkpoint: Path | None = None
+    #: Score the clustering on this many validation images (a seeded subset).
     max_val_images: int | None = None
-    export: bool = True
 
 
 def sample_input(spec: EmbeddingSpec) -> np.ndarray:
@@ -130,17 +116,7 @@ def run_embedding_job(
             [item.image for item in train_items], labels, tuple(training.patch_shape),
             seed=training.seed,
         )  # fmt: skip
-        control = RunControl(
-            run_dir,
-            resume=job.resume,
-            checkpoint_every_s=job.checkpoint_every_s,
-            progress=job.progress,
-        )
-        control.update_record(
-            command=" ".join(job.command or [sys.executable, *sys.argv]),
-            spec=spec.model_dump(mode="json"),
-            compute=job.compute.describe(),
-        )
+        control = start_run(job, spec)
         result = train_embedding(
             net, StepBatches(patches, training.batch_size, workers=job.workers),
             steps=training.steps, batch_size=training.batch_size,
@@ -216,24 +192,12 @@ def export(
     log: Log = print,
 ) -> Path:
     """Export ``net`` with the best clustering recipe and validation scores of ``report``."""
-    from semiseg_zoo.export import export_package
-
     best = next(row for row in report["clustering"] if row["name"] == report["best"])
-    start = time.perf_counter()
-    path = export_package(
-        net.cpu(),
-        spec,
-        sample_input=sample_input(spec),
-        output_path=output,
-        postprocessing=best["recipe"],
-        validation=report["validation"],
-        training=report.get("training"),
-        overwrite=overwrite,
-    )
-    log(
-        f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f}s"
-    )
-    return path
+    return export_trained(
+        net, spec, output, sample_input=sample_input(spec), postprocessing=best["recipe"],
+        validation=report["validation"], training=report.get("training"), overwrite=overwrite,
+        log=log,
+    )  # fmt: skip
 
 
 __all__ = ["EmbeddingJob", "export", "run_embedding_job", "sample_input", "supervision_text"]

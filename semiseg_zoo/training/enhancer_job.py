@@ -5,11 +5,9 @@ on their maps with resumable checkpoints, thresholds tuned on held-out images, e
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,32 +19,23 @@ from semiseg_zoo.shallow import simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
 from semiseg_zoo.spec import EnhancerSpec
 
-from .checkpoint import RunControl
-from .compute import ComputeSettings
 from .enhancer import enhance_maps, make_enhancer_validator, pixel_dice, train_enhancer
 from .enhancer_data import SourceImage
 from .enhancer_steps import synthetic_task_image, tune_threshold
 from .forest_maps import forest_maps
+from .job import JobSettings, export_trained, start_run
 from .run_record import training_record
 
 Log = Callable[[str], None]
 
 
 @dataclass
-class EnhancerJob:
+class EnhancerJob(JobSettings):
     """Where an enhancer job writes, and how it trains."""
 
-    run_dir: Path
-    output: Path
-    compute: ComputeSettings
-    resume: bool = False
-    checkpoint_every_s: float = 180.0
-    overwrite: bool = False
+    #: Override the spec's enhancer steps and number of forests.
     steps: int | None = None
     n_forests: int | None = None
-    command: Sequence[str] | None = None
-    progress: bool = False
-    from_checkpoint: Path | None = None
 
 
 def feature_set_of(spec: EnhancerSpec) -> FeatureSet:
@@ -116,17 +105,7 @@ def run_enhancer_job(
         validate = make_enhancer_validator(
             val_maps, val_targets, divisor=net.divisor, device=device
         )
-        control = RunControl(
-            run_dir,
-            resume=job.resume,
-            checkpoint_every_s=job.checkpoint_every_s,
-            progress=job.progress,
-        )
-        control.update_record(
-            command=" ".join(job.command or [sys.executable, *sys.argv]),
-            spec=spec.model_dump(mode="json"),
-            compute=job.compute.describe(),
-        )
+        control = start_run(job, spec)
         result = train_enhancer(
             net, train_maps, train_targets, validate,
             patch_shape=tuple(training.patch_shape), batch_size=training.batch_size,
@@ -176,19 +155,10 @@ def run_enhancer_job(
         )
     )
 
-    from semiseg_zoo.export import export_package
-
-    export_package(
-        net.cpu(),
-        spec,
-        sample_input=synthetic_rf_input(spec),
-        output_path=output,
-        postprocessing=recipe,
-        validation=validation,
-        training=record,
-        overwrite=job.overwrite,
-    )
-    log(f"wrote {output}")
+    export_trained(
+        net, spec, output, sample_input=synthetic_rf_input(spec), postprocessing=recipe,
+        validation=validation, training=record, overwrite=job.overwrite, log=log,
+    )  # fmt: skip
     return {"postprocessing": recipe, "validation": validation, "training": record}
 
 

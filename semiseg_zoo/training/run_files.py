@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from .compute import ComputeSettings
@@ -51,3 +52,23 @@ def compute_from_args(args: argparse.Namespace) -> ComputeSettings:
     if args.threads:
         torch.set_num_threads(args.threads)
     return ComputeSettings.resolve(args.device, args.precision, args.channels_last)
+
+
+def run_script(
+    body: Callable[[argparse.Namespace], int],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+) -> int:
+    """The ``main`` of a training script: parse, run ``body``; a run stopped by SIGINT/SIGTERM
+    (after its checkpoint) exits 130 with the one line that says how to resume."""
+    import sys
+
+    from .checkpoint import TrainingInterrupted
+
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file at once
+    args = parser.parse_args(argv)
+    try:
+        return body(args)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
