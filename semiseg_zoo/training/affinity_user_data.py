@@ -11,7 +11,13 @@ import numpy as np
 
 from semiseg_zoo.spec import AffinitySpec, parse_spec
 
-from .folders import TrainingDataError, pair_files, read_labelled
+from .folders import (
+    TrainingDataError,
+    pair_files,
+    raw_input_spec,
+    read_labelled,
+    split_off_validation,
+)
 from .normalize import scale_range_per_channel
 from .volume_data import VolumeSplit
 
@@ -83,15 +89,7 @@ def load_affinity_folders(folders: AffinityFolders, seed: int) -> tuple[VolumeSp
             "segmentation: give --val-images and --val-labels with every object labeled, or "
             "--dense if every object of the training labels is annotated"
         )
-    if len(images) < 2:
-        raise TrainingDataError(
-            f"{folders.images} has 1 labeled image; give at least 2 (one is held out for "
-            "validation) or pass --val-images/--val-labels"
-        )
-    n_val = max(1, int(round(folders.val_fraction * len(images))))
-    held_out = set(np.random.default_rng([seed, 17]).permutation(len(images))[:n_val].tolist())
-    keep = [i for i in range(len(images)) if i not in held_out]
-    val = sorted(held_out)
+    keep, val = split_off_validation(len(images), folders.val_fraction, seed, folders.images)
     split = VolumeSplit(
         [images[i] for i in keep], [labels[i] for i in keep],
         [images[i] for i in val], [labels[i] for i in val], sparse=False,
@@ -202,18 +200,7 @@ def default_affinity_spec(
                 },
             },
             "offsets": offsets,
-            "input": {
-                "axes": "bcyx" if ndim == 2 else "bczyx",
-                "channels": channels,
-                "data_range": [0, 255],
-                "preprocessing": {
-                    "name": "scale_range",
-                    "min_percentile": 1.0,
-                    "max_percentile": 99.8,
-                },
-                "min_shape": min_shape,
-                "step": step,
-            },
+            "input": raw_input_spec("bcyx" if ndim == 2 else "bczyx", channels, min_shape, step),
             "output": {"channel_names": channel_names, "halo": halo, "activation": "sigmoid"},
             "postprocessing": {"method": method},
             "training": training,

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from semiseg_zoo.spec import EmbeddingSpec, parse_spec
 
-from .folders import TrainingDataError, pair_files, read_labelled
+from .folders import (
+    TrainingDataError,
+    pair_files,
+    raw_input_spec,
+    read_labelled,
+    split_off_validation,
+)
 from .instance_data import InstanceImage
 from .normalize import scale_range_per_channel
 
@@ -72,15 +76,8 @@ def load_embedding_folders(
             "(every unannotated object would count as an error): give --val-images and "
             "--val-labels with every object labeled"
         )
-    if len(train) < 2:
-        raise TrainingDataError(
-            f"{folders.images} has 1 labeled image; give at least 2 (one is held out for "
-            "validation) or pass --val-images/--val-labels"
-        )
-    n_val = max(1, int(round(folders.val_fraction * len(train))))
-    held_out = set(np.random.default_rng([seed, 17]).permutation(len(train))[:n_val].tolist())
-    val = [item for i, item in enumerate(train) if i in held_out]
-    return [item for i, item in enumerate(train) if i not in held_out], val, channels
+    keep, val = split_off_validation(len(train), folders.val_fraction, seed, folders.images)
+    return [train[i] for i in keep], [train[i] for i in val], channels
 
 
 def default_embedding_spec(
@@ -157,18 +154,7 @@ def default_embedding_spec(
                     "final_activation": "none",
                 },
             },
-            "input": {
-                "axes": "bcyx",
-                "channels": channels,
-                "data_range": [0, 255],
-                "preprocessing": {
-                    "name": "scale_range",
-                    "min_percentile": 1.0,
-                    "max_percentile": 99.8,
-                },
-                "min_shape": [128, 128],
-                "step": [8, 8],
-            },
+            "input": raw_input_spec("bcyx", channels, [128, 128], [8, 8]),
             "output": {
                 "channel_names": [f"e{i:02d}" for i in range(EMBEDDING_DIM)],
                 "halo": [48, 48],

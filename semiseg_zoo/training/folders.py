@@ -195,3 +195,39 @@ __all__ = [
     "read_labelled",
     "read_unlabeled",
 ]
+
+
+def split_off_validation(
+    n_items: int, fraction: float, seed: int, folder: Path
+) -> tuple[list[int], list[int]]:
+    """Indices ``(training, validation)``: a seeded ``fraction`` (at least one) held out.
+
+    Raises
+    ------
+    TrainingDataError
+        If there is only one item (nothing would remain to train on).
+    """
+    if n_items < 2:
+        raise TrainingDataError(
+            f"{folder} has 1 labeled image; give at least 2 (one is held out for validation) "
+            "or pass --val-images/--val-labels"
+        )
+    n_val = max(1, int(round(fraction * n_items)))
+    held_out = set(np.random.default_rng([seed, 17]).permutation(n_items)[:n_val].tolist())
+    keep = [i for i in range(n_items) if i not in held_out]
+    return keep, sorted(held_out)
+
+
+def raw_input_spec(
+    axes: str, channels: int, min_shape: list[int], step: list[int]
+) -> dict[str, object]:
+    """The ``input`` block of a spec for raw images normalised by ``scale_range`` (1-99.8 %),
+    as the folders' images are here and as the package will do it."""
+    return {
+        "axes": axes,
+        "channels": channels,
+        "data_range": [0, 255],
+        "preprocessing": {"name": "scale_range", "min_percentile": 1.0, "max_percentile": 99.8},
+        "min_shape": min_shape,
+        "step": step,
+    }

@@ -12,7 +12,14 @@ import numpy as np
 from semiseg_zoo.spec import TeacherSpec, parse_spec
 
 from ..data import LabelledImage
-from ..folders import TrainingDataError, pair_files, read_labelled, read_unlabeled
+from ..folders import (
+    TrainingDataError,
+    pair_files,
+    raw_input_spec,
+    read_labelled,
+    read_unlabeled,
+    split_off_validation,
+)
 from ..normalize import scale_range_per_channel
 from .modes import TeacherData
 
@@ -67,16 +74,11 @@ def load_teacher_folders(folders: TeacherFolders, seed: int) -> tuple[TeacherDat
         val_items = read_labelled(pair_files(folders.val_images, folders.val_labels))
         val = [_normalised(item, channels) for item in val_items]
     else:
-        if len(labeled) < 2:
-            raise TrainingDataError(
-                f"{folders.images} has 1 labeled image; give at least 2 (one is held out for "
-                "validation) or pass --val-images/--val-labels"
-            )
-        n_val = max(1, int(round(folders.val_fraction * len(labeled))))
-        order = np.random.default_rng([seed, 17]).permutation(len(labeled))
-        held_out = set(order[:n_val].tolist())
-        val = [item for i, item in enumerate(labeled) if i in held_out]
-        labeled = [item for i, item in enumerate(labeled) if i not in held_out]
+        keep, held_out = split_off_validation(
+            len(labeled), folders.val_fraction, seed, folders.images
+        )
+        val = [labeled[i] for i in held_out]
+        labeled = [labeled[i] for i in keep]
     unlabeled = []
     if folders.unlabeled is not None:
         for path, image in read_unlabeled(folders.unlabeled):
@@ -175,18 +177,7 @@ def default_teacher_spec(
                     "final_activation": "softmax",
                 },
             },
-            "input": {
-                "axes": "bcyx",
-                "channels": channels,
-                "data_range": [0, 255],
-                "preprocessing": {
-                    "name": "scale_range",
-                    "min_percentile": 1.0,
-                    "max_percentile": 99.8,
-                },
-                "min_shape": [128, 128],
-                "step": [8, 8],
-            },
+            "input": raw_input_spec("bcyx", channels, [128, 128], [8, 8]),
             "output": {
                 "channel_names": ["background", "interior", "boundary"],
                 "halo": [48, 48],
