@@ -19,8 +19,8 @@ from pathlib import Path
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import AffinitySpec, AffinityTrainingSpec, data_root, load_spec
-from semiseg_zoo.training.affinity_job import AffinityJob, export, run_affinity_job
-from semiseg_zoo.training.affinity_steps import load_checkpoint, load_split
+from semiseg_zoo.training.affinity.job import AffinityJob, export, run_affinity_job
+from semiseg_zoo.training.affinity.steps import load_checkpoint, load_split
 from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 
 

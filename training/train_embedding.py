@@ -17,8 +17,8 @@ from pathlib import Path
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import EmbeddingSpec, EmbeddingTrainingSpec, data_root, load_spec
-from semiseg_zoo.training.embedding_job import EmbeddingJob, export, run_embedding_job
-from semiseg_zoo.training.embedding_steps import load_checkpoint, load_split
+from semiseg_zoo.training.embedding.job import EmbeddingJob, export, run_embedding_job
+from semiseg_zoo.training.embedding.steps import load_checkpoint, load_split
 from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 
 

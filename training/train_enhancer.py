@@ -30,9 +30,8 @@ import tifffile
 
 from semiseg_zoo.cli.training_options import add_output_arguments, add_schedule_arguments
 from semiseg_zoo.spec import EnhancerSpec, data_root, default_pseudo_label_net_name, load_spec
-from semiseg_zoo.training.enhancer_data import load_source_images
-from semiseg_zoo.training.enhancer_job import EnhancerJob, run_enhancer_job
-from semiseg_zoo.training.pseudo_label_steps import (
+from semiseg_zoo.training.enhancer.job import EnhancerJob, run_enhancer_job
+from semiseg_zoo.training.enhancer.pseudo_label_steps import (
     enhancer_pseudo_labels,
     enhancer_spec_of,
     fit_pseudo_label_net,
@@ -40,6 +39,7 @@ from semiseg_zoo.training.pseudo_label_steps import (
     pseudo_label_training,
     sample_raw_input,
 )
+from semiseg_zoo.training.enhancer.source_data import load_source_images
 from semiseg_zoo.training.run_files import compute_from_args, refuse_to_overwrite, run_script
 
 

@@ -1,13 +1,13 @@
 """Reusable training code (datasets, augmentation, losses, loops); used by ``training/`` scripts."""
 
-from .augment import random_dihedral, random_intensity, strong_intensity
-from .checkpoint import (
+from semiseg_zoo.training.augment import random_dihedral, random_intensity, strong_intensity
+from semiseg_zoo.training.checkpoint import (
     DEFAULT_CHECKPOINT_EVERY_S,
     RunControl,
     TrainingInterrupted,
     load_checkpoint_file,
 )
-from .compute import (
+from semiseg_zoo.training.compute import (
     CPU_AUTO_PRECISION,
     PRECISIONS,
     ComputeSettings,
@@ -15,7 +15,7 @@ from .compute import (
     resolve_device,
     resolve_precision,
 )
-from .data import (
+from semiseg_zoo.training.data import (
     LabelledImage,
     RandomPatchDataset,
     UnlabeledPatchDataset,
@@ -23,31 +23,39 @@ from .data import (
     random_window,
     read_normalised_tif,
 )
-from .inconsistency import (
+from semiseg_zoo.training.enhancer.pseudo_label_net import (
+    PseudoLabelLoss,
+    pseudo_label_loss,
+    train_pseudo_label_net,
+)
+from semiseg_zoo.training.enhancer.soft_patches import SoftPatchDataset
+from semiseg_zoo.training.loop import IteratorBatches, TrainingLoop, TrainingResult, ZippedBatches
+from semiseg_zoo.training.losses import IGNORE_INDEX, masked_cross_entropy, weighted_cross_entropy
+from semiseg_zoo.training.normalize import scale_range
+from semiseg_zoo.training.run_record import training_record
+from semiseg_zoo.training.step_batches import PatchSampler, StepBatches
+from semiseg_zoo.training.supervised import train_supervised
+from semiseg_zoo.training.targets import three_class_targets
+from semiseg_zoo.training.teacher.inconsistency import (
     inconsistency_mask_binary,
     inconsistency_mask_multiclass,
     masked_training_pair,
     refine_inconsistency_mask,
 )
-from .loop import IteratorBatches, TrainingLoop, TrainingResult, ZippedBatches
-from .losses import IGNORE_INDEX, masked_cross_entropy, weighted_cross_entropy
-from .mean_teacher import ema_update, student_view, train_actis
-from .normalize import scale_range
-from .pseudo_label_net import PseudoLabelLoss, pseudo_label_loss, train_pseudo_label_net
-from .pseudo_labels import ClassThresholds, pseudo_labels, tta_prediction
-from .run_record import training_record
-from .self_training import (
+from semiseg_zoo.training.teacher.mean_teacher import ema_update, student_view, train_actis
+from semiseg_zoo.training.teacher.pseudo_labels import (
+    ClassThresholds,
+    pseudo_labels,
+    tta_prediction,
+)
+from semiseg_zoo.training.teacher.self_training import (
     Generation,
     PseudoLabelStats,
     SelfTrainingResult,
     pseudo_labelled_pairs,
     run_self_training,
 )
-from .soft_patches import SoftPatchDataset
-from .step_batches import PatchSampler, StepBatches
-from .supervised import train_supervised
-from .targets import three_class_targets
-from .whole_image import predict_whole_image
+from semiseg_zoo.training.whole_image import predict_whole_image
 
 __all__ = [
     "CPU_AUTO_PRECISION",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .compute import ComputeSettings
+from semiseg_zoo.training.compute import ComputeSettings
 
 #: Share of a time budget left for validation, threshold tuning and export.
 OVERHEAD_SHARE = 0.2

@@ -32,7 +32,7 @@ DEFAULT_CHECKPOINT_EVERY_S = 180.0
 
 class Stateful(Protocol):
     """Anything with ``state_dict()`` and ``load_state_dict()``: modules, optimisers,
-    schedulers, :class:`~semiseg_zoo.training.pseudo_labels.ClassThresholds`."""
+    schedulers, :class:`~semiseg_zoo.training.teacher.pseudo_labels.ClassThresholds`."""
 
     def state_dict(self) -> dict[str, Any]: ...
 

@@ -9,10 +9,10 @@ import numpy as np
 import tifffile
 import torch
 
-from .augment import random_dihedral, random_intensity, strong_intensity
-from .normalize import scale_range
-from .step_batches import PatchSampler
-from .targets import three_class_targets
+from semiseg_zoo.training.augment import random_dihedral, random_intensity, strong_intensity
+from semiseg_zoo.training.normalize import scale_range
+from semiseg_zoo.training.step_batches import PatchSampler
+from semiseg_zoo.training.targets import three_class_targets
 
 
 @dataclass

@@ -14,11 +14,10 @@ import numpy as np
 import torch
 
 from semiseg_zoo.io import read_image
-
-from .augment import random_dihedral
-from .data import random_window
-from .normalize import scale_range_per_channel
-from .step_batches import PatchSampler
+from semiseg_zoo.training.augment import random_dihedral
+from semiseg_zoo.training.data import random_window
+from semiseg_zoo.training.normalize import scale_range_per_channel
+from semiseg_zoo.training.step_batches import PatchSampler
 
 UNLABELED = -1
 

@@ -15,9 +15,8 @@ import numpy as np
 from torch import nn
 
 from semiseg_zoo.spec import ModelSpec
-
-from .checkpoint import DEFAULT_CHECKPOINT_EVERY_S, RunControl
-from .compute import ComputeSettings
+from semiseg_zoo.training.checkpoint import DEFAULT_CHECKPOINT_EVERY_S, RunControl
+from semiseg_zoo.training.compute import ComputeSettings
 
 Log = Callable[[str], None]
 

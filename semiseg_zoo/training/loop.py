@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import (
+from semiseg_zoo.training.checkpoint import (
     Clock,
     RunControl,
     Stateful,
@@ -23,7 +23,7 @@ from .checkpoint import (
     restore_rng_states,
     rng_states,
 )
-from .step_batches import StepBatches
+from semiseg_zoo.training.step_batches import StepBatches
 
 StepMetrics = Mapping[str, float]
 

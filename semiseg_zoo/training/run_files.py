@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .compute import ComputeSettings
+from semiseg_zoo.training.compute import ComputeSettings
 
 
 def refuse_to_overwrite(output: Path, overwrite: bool) -> None:
@@ -63,7 +63,7 @@ def run_script(
     (after its checkpoint) exits 130 with the one line that says how to resume."""
     import sys
 
-    from .checkpoint import TrainingInterrupted
+    from semiseg_zoo.training.checkpoint import TrainingInterrupted
 
     sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file at once
     args = parser.parse_args(argv)

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import RunControl
-from .compute import ComputeSettings, resolve_device
-from .loop import Batches, TrainingLoop, TrainingResult
-from .losses import weighted_cross_entropy
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings, resolve_device
+from semiseg_zoo.training.loop import Batches, TrainingLoop, TrainingResult
+from semiseg_zoo.training.losses import weighted_cross_entropy
 
 
 def train_supervised(

@@ -62,13 +62,13 @@ def tiny_enhancer(tmp_path_factory) -> TinyEnhancer:
     from semiseg_zoo.features import FeatureSet, compute_features
     from semiseg_zoo.nets import UNet2d
     from semiseg_zoo.spec import parse_spec
-    from semiseg_zoo.training.enhancer import (
+    from semiseg_zoo.training.enhancer.forest_maps import forest_maps
+    from semiseg_zoo.training.enhancer.train import (
         enhance_maps,
         make_enhancer_validator,
         pixel_dice,
         train_enhancer,
     )
-    from semiseg_zoo.training.forest_maps import forest_maps
 
     spec = parse_spec(tiny_enhancer_spec_dict(), "tiny-enhancer (tests/enhancer/conftest.py)")
     features = FeatureSet.from_dict(SMALL_FEATURES)

@@ -123,7 +123,7 @@ def test_pseudo_label_mode_checks_its_inputs_first(tiny_enhancer, target, tmp_pa
 
 
 def _steps_module():
-    from semiseg_zoo.training import pseudo_label_steps
+    from semiseg_zoo.training.enhancer import pseudo_label_steps
 
     return pseudo_label_steps
 

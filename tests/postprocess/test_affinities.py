@@ -16,7 +16,7 @@ from semiseg_zoo.postprocess import (
     apply_postprocessing,
     mutex_watershed_from_affinities,
 )
-from semiseg_zoo.training.affinity_targets import affinity_targets
+from semiseg_zoo.training.affinity.targets import affinity_targets
 
 from .helpers import assert_valid_labels
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from semiseg_zoo.training.affinity_targets import UNANNOTATED, affinity_targets
+from semiseg_zoo.training.affinity.targets import UNANNOTATED, affinity_targets
 
 
 def brute_force(labels: np.ndarray, offsets: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:

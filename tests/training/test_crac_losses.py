@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from semiseg_zoo.training.crac_losses import (
+from semiseg_zoo.training.affinity.losses import (
     adaptive_quantile,
     affinity_entropy,
     confident_by_entropy,

@@ -11,14 +11,14 @@ import torch
 
 from semiseg_zoo.nets import CosineAffinityUNet2d, CosineAffinityUNet3d, UNet2d, UNet3d
 from semiseg_zoo.synthetic import synthetic_cells
-from semiseg_zoo.training.affinity_targets import UNANNOTATED
-from semiseg_zoo.training.crac import batch_targets, train_crac
-from semiseg_zoo.training.instance_data import training_labels
-from semiseg_zoo.training.volume_data import (
+from semiseg_zoo.training.affinity.crac import batch_targets, train_crac
+from semiseg_zoo.training.affinity.targets import UNANNOTATED
+from semiseg_zoo.training.affinity.volume_data import (
     SparseInstancePatchDataset,
     instances_per_slice,
     load_volume_split,
 )
+from semiseg_zoo.training.instance_data import training_labels
 
 OFFSETS_2D = [[-1, 0], [0, -1], [-3, 0], [0, -3]]
 QUIET = {"log": lambda _: None, "log_every": 10}

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from semiseg_zoo.training.embedding_losses import (
+from semiseg_zoo.training.embedding.losses import (
     SpocoWeights,
     consistency_term,
     covering_anchors,

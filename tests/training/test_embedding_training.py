@@ -16,7 +16,7 @@ import yaml
 
 from semiseg_zoo.nets import UNet2d, UNet3d
 from semiseg_zoo.synthetic import synthetic_nuclei
-from semiseg_zoo.training.embedding import train_embedding
+from semiseg_zoo.training.embedding.spoco import train_embedding
 from semiseg_zoo.training.instance_data import InstancePatchDataset, training_labels
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,11 @@ import pytest
 import tifffile
 
 from semiseg_zoo.spec import SourceData
-from semiseg_zoo.training.enhancer_data import binary_target, instances_of, load_source_images
+from semiseg_zoo.training.enhancer.source_data import (
+    binary_target,
+    instances_of,
+    load_source_images,
+)
 
 LABELS = np.array([[0, 0, 255, 255], [0, 0, 255, 255], [255, 0, 0, 0]], dtype=np.uint8)
 

@@ -10,8 +10,8 @@ import torch
 
 from semiseg_zoo.features import FeatureSet, compute_features
 from semiseg_zoo.synthetic import synthetic_cells
-from semiseg_zoo.training.enhancer import pixel_dice
-from semiseg_zoo.training.forest_maps import forest_maps, forest_plan
+from semiseg_zoo.training.enhancer.forest_maps import forest_maps, forest_plan
+from semiseg_zoo.training.enhancer.train import pixel_dice
 from semiseg_zoo.training.losses import binary_loss, dice_loss
 
 

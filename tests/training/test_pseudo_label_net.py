@@ -15,9 +15,9 @@ from semiseg_zoo.nets import UNet2d
 from semiseg_zoo.shallow import ConfidenceRectifier
 from semiseg_zoo.synthetic import synthetic_nuclei
 from semiseg_zoo.training import predict_whole_image, scale_range
-from semiseg_zoo.training.enhancer import pixel_dice
-from semiseg_zoo.training.pseudo_label_net import pseudo_label_loss, train_pseudo_label_net
-from semiseg_zoo.training.soft_patches import SoftPatchDataset
+from semiseg_zoo.training.enhancer.pseudo_label_net import pseudo_label_loss, train_pseudo_label_net
+from semiseg_zoo.training.enhancer.soft_patches import SoftPatchDataset
+from semiseg_zoo.training.enhancer.train import pixel_dice
 
 # One pixel row of two pixels: (B=1, C=1, Y=1, X=2).
 LOGITS = torch.tensor([[[[0.0, 2.0]]]])

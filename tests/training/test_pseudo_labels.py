@@ -10,7 +10,11 @@ import torch
 from torch import nn
 
 from semiseg_zoo.training import ClassThresholds, pseudo_labels, tta_prediction
-from semiseg_zoo.training.pseudo_labels import DIHEDRAL_TRANSFORMS, dihedral, inverse_dihedral
+from semiseg_zoo.training.teacher.pseudo_labels import (
+    DIHEDRAL_TRANSFORMS,
+    dihedral,
+    inverse_dihedral,
+)
 
 
 class _RampNet(nn.Module):

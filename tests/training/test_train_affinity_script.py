@@ -89,7 +89,7 @@ def test_explicit_net_exports_and_runs_through_the_package(tmp_path: Path) -> No
     from semiseg_zoo import segment
     from semiseg_zoo.export import export_package
     from semiseg_zoo.spec import load_spec
-    from semiseg_zoo.training.affinity_steps import explicit_net, exported_spec
+    from semiseg_zoo.training.affinity.steps import explicit_net, exported_spec
 
     spec = load_spec(_tiny_spec(tmp_path))
     image, _ = synthetic_cells((128, 128), seed=0)

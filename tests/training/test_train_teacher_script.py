@@ -38,7 +38,8 @@ def _spec(tmp_path: Path, mode: str) -> Path:
     spec["tile"] = [128, 128]
     training = spec["training"]
     training.update(
-        mode=mode, train="data/train", val="data/val", labeled_images=2, patch_shape=[32, 32],
+        mode=mode, train="data/train", val="data/val", labeled_images=2, tune_images=1,
+        patch_shape=[32, 32],
         batch_size=4, steps=6, validate_every=3, seed_thresholds=[0.5],
         foreground_thresholds=[0.5],
     )  # fmt: skip
@@ -68,8 +69,8 @@ def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> No
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert (
-        f"mode {mode}: 2 labeled, 3 unlabeled, 2 tuning (= data/val) and 2 validation images"
-        in completed.stdout
+        f"mode {mode}: 2 labeled, 2 unlabeled, 1 tuning (held out of data/train) and 2 "
+        "validation images" in completed.stdout
     )
     assert sorted(p.name for p in output.parent.iterdir()) == [output.name]  # only the package
     validation = json.loads((tmp_path / "work" / "validation.json").read_text())
@@ -87,7 +88,7 @@ def test_semi_supervised_modes_train_and_export(tmp_path: Path, mode: str) -> No
         assert [entry["step"] for entry in validation["history"]] == [0, 3, 6]
     else:
         assert "generation 1: kept" in completed.stdout
-        assert validation["history"][0]["unlabeled"] == 3
+        assert validation["history"][0]["unlabeled"] == 2
         # IM+ width growth: the exported student has 1.5x the base features.
         kwargs = rdf["weights"]["pytorch_state_dict"]["architecture"]["kwargs"]
         assert kwargs["base_features"] == 6

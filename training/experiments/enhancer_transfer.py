@@ -34,7 +34,7 @@ from semiseg_zoo.inference import load_model
 from semiseg_zoo.shallow import scribble_pixel_counts, simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
 from semiseg_zoo.spec import data_root
-from semiseg_zoo.training.enhancer_steps import segmentation_score
+from semiseg_zoo.training.enhancer.steps import segmentation_score
 from semiseg_zoo.training.run_files import git_commit, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,7 +177,7 @@ def run_task(task: str, package: str, targets: list[Target], args, log=print) ->
     result["rf"]["pixel_dice"] = pixel_dice(forests, targets, threshold)
     result["enhancer_scores"]["pixel_dice"] = pixel_dice(enhanced, targets, threshold)
     if args.pl_steps > 0:
-        from semiseg_zoo.training.pseudo_label_steps import (  # noqa: PLC0415
+        from semiseg_zoo.training.enhancer.pseudo_label_steps import (  # noqa: PLC0415
             predict_slices,
             train_pseudo_label_net_on,
         )

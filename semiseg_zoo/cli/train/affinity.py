@@ -29,9 +29,9 @@ STEP_COST = 2.0
 def train(args: argparse.Namespace, command: list[str]) -> int:
     """Folders (or a spec) → CRAC training → the best net and recipe on validation → package."""
     from semiseg_zoo.spec import AffinitySpec, data_root
-    from semiseg_zoo.training.affinity_job import AffinityJob, run_affinity_job
-    from semiseg_zoo.training.affinity_steps import implicit_net, load_split
-    from semiseg_zoo.training.affinity_user_data import (
+    from semiseg_zoo.training.affinity.job import AffinityJob, run_affinity_job
+    from semiseg_zoo.training.affinity.steps import implicit_net, load_split
+    from semiseg_zoo.training.affinity.user_data import (
         DEFAULT_STEPS,
         AffinityFolders,
         default_affinity_spec,

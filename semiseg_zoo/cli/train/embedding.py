@@ -34,9 +34,9 @@ STEP_COST = 1.4
 def train(args: argparse.Namespace, command: list[str]) -> int:
     """Folders (or a spec) → SPOCO training → the best clustering on validation → package."""
     from semiseg_zoo.spec import EmbeddingSpec, data_root
-    from semiseg_zoo.training.embedding_job import EmbeddingJob, run_embedding_job
-    from semiseg_zoo.training.embedding_steps import build_net, load_split
-    from semiseg_zoo.training.embedding_user_data import (
+    from semiseg_zoo.training.embedding.job import EmbeddingJob, run_embedding_job
+    from semiseg_zoo.training.embedding.steps import build_net, load_split
+    from semiseg_zoo.training.embedding.user_data import (
         DEFAULT_STEPS,
         EmbeddingFolders,
         default_embedding_spec,

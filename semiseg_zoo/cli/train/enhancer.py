@@ -26,9 +26,9 @@ def train(args: argparse.Namespace, command: list[str]) -> int:
     """Folders (or a spec) → forests → enhancer → tuned threshold → package."""
     from semiseg_zoo.nets import ARCHITECTURES
     from semiseg_zoo.spec import EnhancerSpec, SourceData, data_root
-    from semiseg_zoo.training.enhancer_data import load_source_images
-    from semiseg_zoo.training.enhancer_job import EnhancerJob, run_enhancer_job
-    from semiseg_zoo.training.enhancer_user_data import (
+    from semiseg_zoo.training.enhancer.job import EnhancerJob, run_enhancer_job
+    from semiseg_zoo.training.enhancer.source_data import load_source_images
+    from semiseg_zoo.training.enhancer.user_data import (
         DEFAULT_FORESTS,
         DEFAULT_STEPS,
         default_enhancer_spec,

@@ -2,8 +2,13 @@
 and Inconsistency Masks as resumable stages (:mod:`.modes`), and the job from a spec to a
 validated package (:mod:`.job`)."""
 
-from .job import TeacherJobResult, load_weights, run_teacher_job, sample_input_for
-from .modes import (
+from semiseg_zoo.training.teacher.job import (
+    TeacherJobResult,
+    load_weights,
+    run_teacher_job,
+    sample_input_for,
+)
+from semiseg_zoo.training.teacher.modes import (
     TeacherData,
     TeacherSchedule,
     TrainedTeacher,

@@ -17,11 +17,10 @@ import torch
 from semiseg_zoo.export import export_package
 from semiseg_zoo.spec import TeacherSpec
 from semiseg_zoo.synthetic import synthetic_nuclei
-
-from ..checkpoint import RunControl
-from ..run_files import write_json
-from ..run_record import training_record
-from .modes import (
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.run_files import write_json
+from semiseg_zoo.training.run_record import training_record
+from semiseg_zoo.training.teacher.modes import (
     TeacherData,
     TeacherSchedule,
     TrainedTeacher,

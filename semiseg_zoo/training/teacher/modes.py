@@ -19,23 +19,22 @@ from semiseg_zoo.evaluation import mean_instance_scores
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.postprocess import watershed_from_probabilities
 from semiseg_zoo.spec import ScaleRange, TeacherSpec
-
-from ..checkpoint import RunControl
-from ..compute import ComputeSettings
-from ..data import (
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.data import (
     LabelledImage,
     RandomPatchDataset,
     UnlabeledPatchDataset,
     load_image_label_folder,
     read_normalised_tif,
 )
-from ..loop import TrainingResult
-from ..mean_teacher import train_actis
-from ..self_training import SelfTrainingResult, run_self_training
-from ..step_batches import StepBatches
-from ..supervised import train_supervised
-from ..targets import three_class_targets
-from ..whole_image import predict_whole_image
+from semiseg_zoo.training.loop import TrainingResult
+from semiseg_zoo.training.step_batches import StepBatches
+from semiseg_zoo.training.supervised import train_supervised
+from semiseg_zoo.training.targets import three_class_targets
+from semiseg_zoo.training.teacher.mean_teacher import train_actis
+from semiseg_zoo.training.teacher.self_training import SelfTrainingResult, run_self_training
+from semiseg_zoo.training.whole_image import predict_whole_image
 
 Log = Callable[[str], None]
 

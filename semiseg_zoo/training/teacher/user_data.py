@@ -10,9 +10,8 @@ from typing import Any, Literal
 import numpy as np
 
 from semiseg_zoo.spec import TeacherSpec, parse_spec
-
-from ..data import LabelledImage
-from ..folders import (
+from semiseg_zoo.training.data import LabelledImage
+from semiseg_zoo.training.folders import (
     TrainingDataError,
     pair_files,
     raw_input_spec,
@@ -20,8 +19,8 @@ from ..folders import (
     read_unlabeled,
     split_off_validation,
 )
-from ..normalize import scale_range_per_channel
-from .modes import TeacherData
+from semiseg_zoo.training.normalize import scale_range_per_channel
+from semiseg_zoo.training.teacher.modes import TeacherData
 
 TeacherMethod = Literal["supervised", "actis", "inconsistency"]
 

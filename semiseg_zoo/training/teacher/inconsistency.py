@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from .losses import IGNORE_INDEX
+from semiseg_zoo.training.losses import IGNORE_INDEX
 
 
 def _stack(predictions: Sequence[np.ndarray]) -> np.ndarray:

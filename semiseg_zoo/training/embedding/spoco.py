@@ -10,14 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import random_intensity
-from .checkpoint import RunControl
-from .compute import ComputeSettings
-from .embedding_losses import SpocoWeights, spoco_loss
-from .instance_data import InstancePatchDataset
-from .loop import TrainingLoop
-from .mean_teacher import ema_update
-from .step_batches import StepBatches
+from semiseg_zoo.training.augment import random_intensity
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.ema import ema_update
+from semiseg_zoo.training.embedding.losses import SpocoWeights, spoco_loss
+from semiseg_zoo.training.instance_data import InstancePatchDataset
+from semiseg_zoo.training.loop import TrainingLoop
+from semiseg_zoo.training.step_batches import StepBatches
 
 
 @dataclass

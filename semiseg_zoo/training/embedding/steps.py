@@ -14,7 +14,7 @@ from torch import nn
 from semiseg_zoo.evaluation import abs_difference_in_count, instance_scores, symmetric_best_dice
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import EmbeddingSpec, ScaleRange
-from semiseg_zoo.training.embedding_losses import SpocoWeights
+from semiseg_zoo.training.embedding.losses import SpocoWeights
 from semiseg_zoo.training.instance_data import (
     InstanceImage,
     load_instance_images,

@@ -10,14 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import RunControl
-from .compute import ComputeSettings
-from .data import RandomPatchDataset
-from .loop import TrainingResult
-from .losses import binary_loss
-from .step_batches import StepBatches
-from .supervised import train_supervised
-from .whole_image import predict_whole_image
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.data import RandomPatchDataset
+from semiseg_zoo.training.loop import TrainingResult
+from semiseg_zoo.training.losses import binary_loss
+from semiseg_zoo.training.step_batches import StepBatches
+from semiseg_zoo.training.supervised import train_supervised
+from semiseg_zoo.training.whole_image import predict_whole_image
 
 
 @dataclass

@@ -11,10 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .affinity_targets import affinity_targets, inside_mask
-from .checkpoint import RunControl
-from .compute import ComputeSettings
-from .crac_losses import (
+from semiseg_zoo.training.affinity.losses import (
     adaptive_quantile,
     affinity_entropy,
     confident_by_entropy,
@@ -22,9 +19,12 @@ from .crac_losses import (
     error_targets,
     masked_mse,
 )
-from .loop import TrainingLoop
-from .step_batches import StepBatches
-from .volume_data import SparseInstancePatchDataset
+from semiseg_zoo.training.affinity.targets import affinity_targets, inside_mask
+from semiseg_zoo.training.affinity.volume_data import SparseInstancePatchDataset
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.loop import TrainingLoop
+from semiseg_zoo.training.step_batches import StepBatches
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 
 from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import AffinitySpec
-
-from .affinity_steps import (
+from semiseg_zoo.training.affinity.crac import CracWeights, train_crac
+from semiseg_zoo.training.affinity.steps import (
     best_row,
     cpsn_net,
     explicit_net,
@@ -26,12 +26,11 @@ from .affinity_steps import (
     score,
     sparse_labels,
 )
-from .crac import CracWeights, train_crac
-from .job import JobSettings, export_trained, start_run
-from .recipe_scores import score_recipes
-from .run_record import training_record
-from .step_batches import StepBatches
-from .volume_data import SparseInstancePatchDataset, VolumeSplit
+from semiseg_zoo.training.affinity.volume_data import SparseInstancePatchDataset, VolumeSplit
+from semiseg_zoo.training.job import JobSettings, export_trained, start_run
+from semiseg_zoo.training.recipe_scores import score_recipes
+from semiseg_zoo.training.run_record import training_record
+from semiseg_zoo.training.step_batches import StepBatches
 
 Log = Callable[[str], None]
 

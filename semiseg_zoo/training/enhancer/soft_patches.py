@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .augment import random_dihedral, random_intensity
-from .data import random_window
-from .step_batches import PatchSampler
+from semiseg_zoo.training.augment import random_dihedral, random_intensity
+from semiseg_zoo.training.data import random_window
+from semiseg_zoo.training.step_batches import PatchSampler
 
 
 class SoftPatchDataset(PatchSampler):

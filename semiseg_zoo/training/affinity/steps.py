@@ -14,8 +14,8 @@ from torch import nn
 from semiseg_zoo.evaluation import adapted_rand_error, instance_scores, variation_of_information
 from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.spec import AffinitySpec, ScaleRange
+from semiseg_zoo.training.affinity.volume_data import VolumeSplit, load_volume_split
 from semiseg_zoo.training.instance_data import load_instance_images, training_labels
-from semiseg_zoo.training.volume_data import VolumeSplit, load_volume_split
 from semiseg_zoo.training.whole_image import predict_whole_image
 
 NET_NAMES = ("implicit", "explicit")

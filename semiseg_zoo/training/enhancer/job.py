@@ -18,13 +18,17 @@ from semiseg_zoo.nets import ARCHITECTURES
 from semiseg_zoo.shallow import simulate_scribbles
 from semiseg_zoo.shallow.workflow import rf_probabilities_from_scribbles
 from semiseg_zoo.spec import EnhancerSpec
-
-from .enhancer import enhance_maps, make_enhancer_validator, pixel_dice, train_enhancer
-from .enhancer_data import SourceImage
-from .enhancer_steps import synthetic_task_image, tune_threshold
-from .forest_maps import forest_maps
-from .job import JobSettings, export_trained, start_run
-from .run_record import training_record
+from semiseg_zoo.training.enhancer.forest_maps import forest_maps
+from semiseg_zoo.training.enhancer.source_data import SourceImage
+from semiseg_zoo.training.enhancer.steps import synthetic_task_image, tune_threshold
+from semiseg_zoo.training.enhancer.train import (
+    enhance_maps,
+    make_enhancer_validator,
+    pixel_dice,
+    train_enhancer,
+)
+from semiseg_zoo.training.job import JobSettings, export_trained, start_run
+from semiseg_zoo.training.run_record import training_record
 
 Log = Callable[[str], None]
 

@@ -14,9 +14,8 @@ import torch
 
 from semiseg_zoo.postprocess import apply_postprocessing
 from semiseg_zoo.spec import EmbeddingSpec
-
-from .embedding import train_embedding
-from .embedding_steps import (
+from semiseg_zoo.training.embedding.spoco import train_embedding
+from semiseg_zoo.training.embedding.steps import (
     best_recipe,
     build_net,
     embed,
@@ -26,11 +25,11 @@ from .embedding_steps import (
     sparse_training_labels,
     spoco_weights,
 )
-from .instance_data import InstanceImage, InstancePatchDataset
-from .job import JobSettings, export_trained, start_run
-from .recipe_scores import score_recipes
-from .run_record import training_record
-from .step_batches import StepBatches
+from semiseg_zoo.training.instance_data import InstanceImage, InstancePatchDataset
+from semiseg_zoo.training.job import JobSettings, export_trained, start_run
+from semiseg_zoo.training.recipe_scores import score_recipes
+from semiseg_zoo.training.run_record import training_record
+from semiseg_zoo.training.step_batches import StepBatches
 
 #: Validation images of the curve recorded while training (the clustering is tuned after).
 CURVE_IMAGES = 4

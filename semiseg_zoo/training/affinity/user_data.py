@@ -10,16 +10,15 @@ from typing import Any
 import numpy as np
 
 from semiseg_zoo.spec import AffinitySpec, parse_spec
-
-from .folders import (
+from semiseg_zoo.training.affinity.volume_data import VolumeSplit
+from semiseg_zoo.training.folders import (
     TrainingDataError,
     pair_files,
     raw_input_spec,
     read_labelled,
     split_off_validation,
 )
-from .normalize import scale_range_per_channel
-from .volume_data import VolumeSplit
+from semiseg_zoo.training.normalize import scale_range_per_channel
 
 #: Steps when neither --steps nor --time-budget is given (about 15 minutes on 2 CPU cores).
 DEFAULT_STEPS = {2: 4000, 3: 3000}

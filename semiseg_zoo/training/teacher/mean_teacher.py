@@ -10,25 +10,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import strong_intensity
-from .checkpoint import RunControl
-from .compute import ComputeSettings
-from .loop import Batches, TrainingLoop, TrainingResult, ZippedBatches, as_batches
-from .losses import masked_cross_entropy, weighted_cross_entropy
-from .pseudo_labels import DIHEDRAL_TRANSFORMS, ClassThresholds, dihedral, pseudo_labels
-
-
-@torch.no_grad()
-def ema_update(teacher: nn.Module, student: nn.Module, alpha: float) -> None:
-    """``θ_t ← α · θ_t + (1 − α) · θ_s`` for all parameters and floating-point buffers
-    (BatchNorm running statistics); integer buffers are copied from the student."""
-    student_state = student.state_dict()
-    for name, value in teacher.state_dict().items():
-        source = student_state[name]
-        if value.dtype.is_floating_point:
-            value.mul_(alpha).add_(source.to(value.device), alpha=1 - alpha)
-        else:
-            value.copy_(source)
+from semiseg_zoo.training.augment import strong_intensity
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.ema import ema_update
+from semiseg_zoo.training.loop import (
+    Batches,
+    TrainingLoop,
+    TrainingResult,
+    ZippedBatches,
+    as_batches,
+)
+from semiseg_zoo.training.losses import masked_cross_entropy, weighted_cross_entropy
+from semiseg_zoo.training.teacher.pseudo_labels import (
+    DIHEDRAL_TRANSFORMS,
+    ClassThresholds,
+    dihedral,
+    pseudo_labels,
+)
 
 
 def student_view(

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from semiseg_zoo.spec import EmbeddingSpec, parse_spec
-
-from .folders import (
+from semiseg_zoo.training.folders import (
     TrainingDataError,
     pair_files,
     raw_input_spec,
     read_labelled,
     split_off_validation,
 )
-from .instance_data import InstanceImage
-from .normalize import scale_range_per_channel
+from semiseg_zoo.training.instance_data import InstanceImage
+from semiseg_zoo.training.normalize import scale_range_per_channel
 
 #: Steps when neither --steps nor --time-budget is given (about 15 minutes on 2 CPU cores).
 DEFAULT_STEPS = 5000

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from semiseg_zoo.shallow import predict_probabilities, train_patch_forests
-
-from .enhancer import ForestMap
+from semiseg_zoo.training.enhancer.train import ForestMap
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 

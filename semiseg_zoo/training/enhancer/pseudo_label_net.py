@@ -22,14 +22,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from semiseg_zoo.shallow import ConfidenceRectifier, rectified_bce
-
-from .checkpoint import RunControl
-from .compute import ComputeSettings
-from .loop import TrainingLoop, TrainingResult
-from .losses import dice_loss
-from .mean_teacher import ema_update
-from .soft_patches import SoftPatchDataset
-from .step_batches import StepBatches
+from semiseg_zoo.training.checkpoint import RunControl
+from semiseg_zoo.training.compute import ComputeSettings
+from semiseg_zoo.training.ema import ema_update
+from semiseg_zoo.training.enhancer.soft_patches import SoftPatchDataset
+from semiseg_zoo.training.loop import TrainingLoop, TrainingResult
+from semiseg_zoo.training.losses import dice_loss
+from semiseg_zoo.training.step_batches import StepBatches
 
 LossKind = Literal["bce", "dice"]
 

@@ -11,11 +11,10 @@ import torch
 from skimage.measure import label as connected_components
 
 from semiseg_zoo.io import read_image
-
-from .affinity_targets import UNANNOTATED
-from .augment import random_dihedral
-from .normalize import scale_range_per_channel
-from .step_batches import PatchSampler
+from semiseg_zoo.training.affinity.targets import UNANNOTATED
+from semiseg_zoo.training.augment import random_dihedral
+from semiseg_zoo.training.normalize import scale_range_per_channel
+from semiseg_zoo.training.step_batches import PatchSampler
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from .inconsistency import (
+from semiseg_zoo.training.teacher.inconsistency import (
     inconsistency_mask_multiclass,
     masked_training_pair,
     refine_inconsistency_mask,

@@ -28,9 +28,9 @@ from semiseg_zoo.spec import (
     pseudo_label_net_spec,
 )
 from semiseg_zoo.training import predict_whole_image, scale_range
-from semiseg_zoo.training.enhancer import pixel_dice
-from semiseg_zoo.training.enhancer_steps import synthetic_task_image
-from semiseg_zoo.training.pseudo_label_net import train_pseudo_label_net
+from semiseg_zoo.training.enhancer.pseudo_label_net import train_pseudo_label_net
+from semiseg_zoo.training.enhancer.steps import synthetic_task_image
+from semiseg_zoo.training.enhancer.train import pixel_dice
 from semiseg_zoo.training.supervised import TrainingResult
 
 

@@ -11,9 +11,8 @@ from skimage.measure import label
 from skimage.segmentation import find_boundaries
 
 from semiseg_zoo.spec import SourceData
-
-from .folders import pair_files, read_labelled
-from .normalize import scale_range
+from semiseg_zoo.training.folders import pair_files, read_labelled
+from semiseg_zoo.training.normalize import scale_range
 
 
 @dataclass
