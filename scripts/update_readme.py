@@ -9,7 +9,8 @@
 - ``builtin-affinities``: ``config.semiseg.validation`` of the built-in affinity packages;
 - ``crac-sparse``: ``benchmarks/results/crac_sparse.json``;
 - ``affinity-speed``: ``benchmarks/results/affinity_speed.json``;
-- ``training-speed``: ``benchmarks/results/training_speed.json``.
+- ``training-speed``: ``benchmarks/results/training_speed.json``;
+- ``precision-check``: ``benchmarks/results/precision_check.json``.
 
     .venv/bin/python scripts/update_readme.py
 """
@@ -441,6 +442,29 @@ def training_speed_table() -> str:
     return "\n".join(rows)
 
 
+PRECISION_METRICS = {"ap50": "AP@0.5", "voi": "VOI (lower is better)", "f1": "F1"}
+
+
+def precision_check_table() -> str:
+    report, missing = _experiment_report("precision_check")
+    if report is None:
+        return missing
+    rows = [
+        "| kind | validation metric | float32 | bfloat16 + channels_last | difference | keeps it |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for kind, result in report["results"].items():
+        plain, fast = result["float32"], result["bfloat16+channels_last"]
+        rows.append(
+            f"| {kind} | {PRECISION_METRICS.get(plain['metric'], plain['metric'])} "
+            f"| {plain['value']:.3f} | {fast['value']:.3f} | {result['difference']:+.3f} "
+            f"| {'yes' if result['keeps_metric'] else 'no'} |"
+        )
+    rows.append("")
+    rows.append(f"Rule: {report['rule']}; {report['date']}, commit {report['git_commit'][:12]}.")
+    return "\n".join(rows)
+
+
 def main() -> int:
     text = README.read_text()
     text = _section(text, "default-model-metrics", metrics_table())
@@ -455,6 +479,7 @@ def main() -> int:
     text = _section(text, "crac-sparse", crac_sparse_table())
     text = _section(text, "affinity-speed", affinity_speed_table())
     text = _section(text, "training-speed", training_speed_table())
+    text = _section(text, "precision-check", precision_check_table())
     README.write_text(text)
     print(f"updated {README}")
     return 0
