@@ -27,7 +27,7 @@ from semiseg_zoo.cli.training_options import add_schedule_arguments
 from semiseg_zoo.evaluation import evaluate_pairs
 from semiseg_zoo.spec import TeacherSpec, data_root, load_spec
 from semiseg_zoo.training import RunControl, load_image_label_folder
-from semiseg_zoo.training.run_files import compute_from_args, git_commit, write_json
+from semiseg_zoo.training.run_files import compute_from_args, git_commit, run_script, write_json
 from semiseg_zoo.training.teacher import (
     TeacherSchedule,
     build_net,
@@ -111,7 +111,10 @@ def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_script(_main, build_parser(), argv)
+
+
+def _main(args: argparse.Namespace) -> int:
     compute = compute_from_args(args)
     device = compute.device
     actis_spec, im_spec = load_spec(args.actis_spec), load_spec(args.im_spec)

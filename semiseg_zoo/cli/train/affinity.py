@@ -22,8 +22,10 @@ SPARSE = (
     "each other's confident affinities elsewhere)"
 )
 DENSE = "every object is labeled: CRAC's two networks, supervised on every pair"
-#: Two networks of about the same size train side by side.
-STEP_COST = 2.0
+#: A CRAC step (two networks, targets, cross-supervision) in plain training steps of the
+#: implicit net: the precision check measured 0.25 s per step (bfloat16, ISBI, on a CPU shared
+#: with other runs) against 0.078 s per plain step (benchmarks/training_speed.py).
+STEP_COST = 3.2
 
 
 def train(args: argparse.Namespace, command: list[str]) -> int:

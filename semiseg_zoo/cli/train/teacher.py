@@ -30,8 +30,9 @@ def _stage_costs(spec) -> list[float]:
     """Per-step costs of the stages in plain training steps (for ``--time-budget``)."""
     training = spec.training
     if training.mode == "actis":
-        # The teacher's 8 TTA forward passes of the unlabeled batch (a forward pass is about a
-        # third of a training step) and the student's step on labeled + unlabeled patches.
+        # An estimate, not a measurement: the teacher's 8 TTA forward passes of the unlabeled
+        # batch (a forward pass taken as a third of a training step) and the student's step on
+        # labeled + unlabeled patches.
         actis = training.actis
         share = (actis.labeled_per_batch + actis.unlabeled_per_batch * (1 + 8 / 3)) / (
             training.batch_size
